@@ -2,9 +2,16 @@
 
 The public estimators drop into scikit-learn pipelines; see the README and
 ``docs/`` for the records data model (one row per lesion) and the study that
-the library reproduces.
+the library reproduces. ``import ceusradiomics`` never imports PyTorch or
+matplotlib.
 """
 
+from ceusradiomics._cache import clear_feature_cache
 from ceusradiomics._version import __version__
+from ceusradiomics.extractors import TextureExtractor
 
-__all__ = ["__version__"]
+__all__ = [
+    "TextureExtractor",
+    "__version__",
+    "clear_feature_cache",
+]

@@ -1,0 +1,798 @@
+"""Grey-level co-occurrence matrix (GLCM) and Haralick's features (MaZda 4.6).
+
+MaZda computes the co-occurrence matrix of the working image (``levels``
+grey levels, 6 bits by default) for four directions at distances
+``d = 1..5`` and reports Haralick's first eleven features of each matrix,
+220 values in all, named ``S(dx,dy)Feature``: ``S(1,0)AngScMom`` ...
+``S(5,-5)DifEntrp``.
+
+The public functions mirror scikit-image's ``graycomatrix``/``graycoprops``
+split: :func:`co_occurrence_matrix` exposes the matrices,
+:func:`haralick_features` computes the features of any stack of matrices and
+:func:`co_occurrence_features` is the fast path used by the extractor.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ceusradiomics.exceptions import DegenerateROIWarning
+from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi
+
+__all__ = [
+    "HARALICK_FEATURES",
+    "co_occurrence_feature_names",
+    "co_occurrence_features",
+    "co_occurrence_matrix",
+    "glcm_offsets",
+    "haralick_features",
+]
+
+#: Haralick's features f1-f11 under their MaZda names, in MaZda's order.
+HARALICK_FEATURES: tuple[str, ...] = (
+    "AngScMom",
+    "Contrast",
+    "Correlat",
+    "SumOfSqs",
+    "InvDfMom",
+    "SumAverg",
+    "SumVarnc",
+    "SumEntrp",
+    "Entropy",
+    "DifVarnc",
+    "DifEntrp",
+)
+
+# MaZda's four directions as (label template, row step, column step) for a unit
+# distance; MaZda's x is the column and y the row (y down), so S(dx,dy) pairs
+# pixel (r, c) with (r + dy, c + dx).
+_DIRECTIONS: tuple[tuple[str, int, int], ...] = (
+    ("S({d},0)", 0, 1),
+    ("S(0,{d})", 1, 0),
+    ("S({d},{d})", 1, 1),
+    ("S({d},-{d})", -1, 1),
+)
+
+# The matrices grow as levels**2 per offset: at 8 bits the 20 padded count
+# matrices take about 20 MB; beyond that memory, not the ROI, sets the cost.
+_MAX_LEVELS = 256
+
+
+# --------------------------------------------------------------------------
+# input checks shared with the run-length module (private)
+# --------------------------------------------------------------------------
+
+
+def _check_levels(levels: int, max_levels: int) -> int:
+    """Validate ``levels``: an integer in ``[1, max_levels]``."""
+    if not isinstance(levels, numbers.Integral) or isinstance(levels, bool):
+        raise TypeError(
+            f"levels must be an integer (the number of grey levels, e.g. 64 for "
+            f"6 bits); got {levels!r} of type {type(levels).__name__}"
+        )
+    if not 1 <= levels <= max_levels:
+        raise ValueError(f"levels must be between 1 and {max_levels}; got {levels}")
+    return int(levels)
+
+
+def _roi_levels(
+    image: np.ndarray, mask: np.ndarray, levels: int, max_levels: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Validate a working image and crop it to the ROI's bounding box.
+
+    Returns the cropped grey levels as ``intp`` (pixels outside the ROI set to
+    0, so that they can never matter), the cropped bool mask and ``levels``.
+    Only ROI values are checked: outside the mask anything goes (NaN included).
+    """
+    levels = _check_levels(levels, max_levels)
+    image_c, mask_c, _ = _crop_to_roi(image, mask)
+    if image_c.dtype.kind == "f":
+        roi = image_c[mask_c]
+        _check_finite(roi)
+        if not np.array_equal(roi, np.floor(roi)):
+            bad = float(roi[roi != np.floor(roi)][0])
+            raise ValueError(
+                "image must hold integer grey levels 0..levels-1 inside the mask; "
+                f"got the non-integer value {bad:g}. Quantise it first with "
+                "ceusradiomics.texture.quantize."
+            )
+    work = np.where(mask_c, image_c, 0)
+    low, high = work.min(), work.max()
+    if low < 0 or high >= levels:
+        roi = image_c[mask_c]
+        raise ValueError(
+            f"image values inside the mask must lie in 0..levels-1 = 0..{levels - 1}; "
+            f"got values from {roi.min()} to {roi.max()}. Quantise the image or "
+            "raise levels."
+        )
+    return work.astype(np.intp, copy=False), mask_c, levels
+
+
+def _check_distances(distances: Sequence[int]) -> tuple[int, ...]:
+    """Validate GLCM distances: a non-empty sequence of unique positive integers."""
+    if isinstance(distances, numbers.Integral) and not isinstance(distances, bool):
+        distances = (distances,)
+    try:
+        values = tuple(distances)
+    except TypeError:
+        raise TypeError(
+            f"distances must be a sequence of positive integers; got {distances!r}"
+        ) from None
+    if (
+        not values
+        or any(
+            not isinstance(d, numbers.Integral) or isinstance(d, bool) or d < 1
+            for d in values
+        )
+        or len(set(values)) != len(values)
+    ):
+        raise ValueError(
+            f"distances must be a non-empty sequence of unique positive integers; "
+            f"got {distances!r}"
+        )
+    return tuple(int(d) for d in values)
+
+
+def _check_offsets(offsets: Sequence) -> list[tuple[int, int]]:
+    """Validate offsets: ``(dr, dc)`` pairs or :func:`glcm_offsets` triples."""
+    try:
+        items = list(offsets)
+    except TypeError:
+        raise TypeError(
+            f"offsets must be a sequence of (dr, dc) integer pairs; got {offsets!r}"
+        ) from None
+    out = []
+    for item in items:
+        try:  # a tuple, a list or a row of an (n, 2) array
+            step = () if isinstance(item, (str, bytes)) else tuple(item)
+        except TypeError:
+            step = ()
+        if len(step) == 3 and isinstance(step[0], str):
+            step = step[1:]  # a (label, dr, dc) triple from glcm_offsets
+        if len(step) != 2 or any(
+            not isinstance(s, numbers.Integral) or isinstance(s, bool) for s in step
+        ):
+            raise ValueError(
+                f"offsets must be a non-empty sequence of (dr, dc) integer pairs; "
+                f"got the entry {item!r}"
+            )
+        out.append((int(step[0]), int(step[1])))
+    if not out:
+        raise ValueError(
+            "offsets must be a non-empty sequence of (dr, dc) pairs; got []"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------
+# names and offsets
+# --------------------------------------------------------------------------
+
+
+def glcm_offsets(
+    distances: Sequence[int] = (1, 2, 3, 4, 5),
+) -> list[tuple[str, int, int]]:
+    """MaZda's co-occurrence offsets: labels and ``(dr, dc)`` steps in MaZda order.
+
+    For every distance ``d`` (outer loop, in the given order) the four
+    directions ``S(d,0)``, ``S(0,d)``, ``S(d,d)``, ``S(d,-d)`` (inner loop).
+    MaZda's ``S(dx,dy)`` pairs pixel ``(r, c)`` with ``(r + dy, c + dx)``
+    (``x`` = column, ``y`` = row, row 0 at the top), so the steps are:
+
+    =========== ========== ================
+    label       (dr, dc)   on screen
+    =========== ========== ================
+    ``S(d,0)``  (0, +d)    horizontal
+    ``S(0,d)``  (+d, 0)    vertical
+    ``S(d,d)``  (+d, +d)   diagonal ``"\\"``
+    ``S(d,-d)`` (-d, +d)   diagonal ``"/"``
+    =========== ========== ================
+
+    Parameters
+    ----------
+    distances : sequence of int, default=(1, 2, 3, 4, 5)
+        Unique positive pixel distances.
+
+    Returns
+    -------
+    offsets : list of (str, int, int)
+        ``(label, dr, dc)`` for each offset.
+
+    Raises
+    ------
+    TypeError
+        If ``distances`` is not a sequence.
+    ValueError
+        If ``distances`` is empty or holds non-positive or repeated values.
+
+    Examples
+    --------
+    >>> from ceusradiomics.texture.cooccurrence import glcm_offsets
+    >>> offsets = glcm_offsets((1, 2))
+    >>> offsets[:2]
+    [('S(1,0)', 0, 1), ('S(0,1)', 1, 0)]
+    >>> offsets[2:4]
+    [('S(1,1)', 1, 1), ('S(1,-1)', -1, 1)]
+    >>> offsets[7], len(glcm_offsets())
+    (('S(2,-2)', -2, 2), 20)
+    """
+    return [
+        (label.format(d=d), d * dr, d * dc)
+        for d in _check_distances(distances)
+        for label, dr, dc in _DIRECTIONS
+    ]
+
+
+def co_occurrence_feature_names(
+    distances: Sequence[int] = (1, 2, 3, 4, 5),
+) -> list[str]:
+    """Names of the co-occurrence features, in the order of the computed dict.
+
+    Offset-major: all eleven features of ``S(1,0)``, then of ``S(0,1)``, and so
+    on in the order of :func:`glcm_offsets`; within an offset the order of
+    :data:`HARALICK_FEATURES`.
+
+    Parameters
+    ----------
+    distances : sequence of int, default=(1, 2, 3, 4, 5)
+        Unique positive pixel distances.
+
+    Returns
+    -------
+    names : list of str
+        ``11 * 4 * len(distances)`` names (220 by default).
+
+    Examples
+    --------
+    >>> from ceusradiomics.texture.cooccurrence import co_occurrence_feature_names
+    >>> names = co_occurrence_feature_names()
+    >>> len(names), names[0], names[12], names[-1]
+    (220, 'S(1,0)AngScMom', 'S(0,1)Contrast', 'S(5,-5)DifEntrp')
+    """
+    return list(_layout(_check_distances(distances))[2])
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(distances: tuple[int, ...]) -> tuple[tuple, tuple, tuple]:
+    """Offset labels, ``(dr, dc)`` steps and feature names for ``distances``."""
+    offsets = glcm_offsets(distances)
+    labels = tuple(label for label, _, _ in offsets)
+    names = tuple(label + f for label in labels for f in HARALICK_FEATURES)
+    return labels, tuple((dr, dc) for _, dr, dc in offsets), names
+
+
+# --------------------------------------------------------------------------
+# the matrices
+# --------------------------------------------------------------------------
+
+
+def _padded_counts(
+    work: np.ndarray, mask: np.ndarray, steps: Sequence[tuple[int, int]], levels: int
+) -> np.ndarray:
+    """Non-symmetric pair counts of every offset in a padded layout.
+
+    Returns ``Z`` of shape ``(n_offsets, (levels + 1) * 2 * levels)``, int64:
+    row ``k`` viewed as ``(levels + 1, 2 * levels)`` holds the count matrix
+    ``C[i, j]`` (pixel of level ``i``, partner of level ``j``) at
+    ``[:levels, levels - 1 : 2 * levels - 1]`` and zeros elsewhere. The zero
+    padding lets :func:`_haralick` read the sum and difference distributions as
+    strided views without copying.
+    """
+    L = levels
+    width = 2 * L
+    size = (L + 1) * width
+    h, w = work.shape
+    pad = max(abs(dc) for _, dc in steps)
+    # Outside pixels get a code >= size, so every pair that touches one falls
+    # beyond the first `size` bins and is dropped: both pixels must be in the
+    # ROI. The `pad` outside columns on the right stop a step from wrapping
+    # around to the next or previous row of the flattened image.
+    first = np.full((h, w + pad), size, dtype=np.intp)
+    second = np.full((h, w + pad), size, dtype=np.intp)
+    first[:, :w] = np.where(mask, work * width + (L - 1), size)
+    second[:, :w] = np.where(mask, work, size)
+    first = first.reshape(-1)
+    second = second.reshape(-1)
+    n_flat = first.size
+    stride = w + pad
+    counts = np.empty((len(steps), size), dtype=np.int64)
+    for k, (dr, dc) in enumerate(steps):
+        shift = dr * stride + dc
+        if abs(shift) >= n_flat:
+            counts[k] = 0
+            continue
+        if shift >= 0:
+            codes = first[: n_flat - shift] + second[shift:]
+        else:
+            codes = first[-shift:] + second[: n_flat + shift]
+        counts[k] = np.bincount(codes, minlength=size)[:size]
+    return counts
+
+
+def _compact(counts: np.ndarray, levels: int) -> np.ndarray:
+    """View of the ``(n, levels, levels)`` count matrices inside the padding."""
+    L = levels
+    return counts.reshape(-1, L + 1, 2 * L)[:, :L, L - 1 : 2 * L - 1]
+
+
+def co_occurrence_matrix(
+    image: np.ndarray,
+    mask: np.ndarray,
+    offsets: Sequence[tuple[int, int]],
+    levels: int,
+    *,
+    symmetric: bool = True,
+    normed: bool = True,
+) -> np.ndarray:
+    r"""Grey-level co-occurrence matrices of a ROI for a list of offsets.
+
+    For the offset :math:`(\Delta r, \Delta c)`, :math:`C(i, j)` counts the
+    pixel pairs :math:`(r, c)`, :math:`(r + \Delta r, c + \Delta c)` with grey
+    levels :math:`i` and :math:`j` whose two pixels both lie inside the image
+    and inside the ROI. The symmetric matrix is :math:`C + C^\top` (each pair
+    counted in both orders, Haralick's definition), and the normalised one is
+    divided by its sum.
+
+    Parameters
+    ----------
+    image : ndarray of shape (n_rows, n_cols)
+        Working image: integer grey levels ``0 .. levels - 1`` inside the ROI
+        (integer dtype, or floats holding integers), e.g. from
+        :func:`~ceusradiomics.texture._quantize.quantize`.
+    mask : ndarray of shape (n_rows, n_cols)
+        The ROI: nonzero (or True) inside. Pixels outside it are never read.
+    offsets : sequence of (int, int)
+        ``(dr, dc)`` steps: pixel ``(r, c)`` is paired with
+        ``(r + dr, c + dc)``. The ``(label, dr, dc)`` triples of
+        :func:`glcm_offsets` are accepted as well.
+    levels : int
+        Number of grey levels ``L`` (at most 256).
+    symmetric : bool, default=True
+        Count each pair in both orders (:math:`C + C^\top`).
+    normed : bool, default=True
+        Divide each matrix by its sum. A matrix without any pair stays all
+        zeros (not NaN).
+
+    Returns
+    -------
+    P : ndarray of shape (levels, levels, n_offsets)
+        ``P[i, j, k]``: the matrix of offset ``k``, with the same layout as
+        scikit-image's ``graycomatrix`` for one distance. int64 counts when
+        ``normed=False``, float64 otherwise.
+
+    Raises
+    ------
+    TypeError
+        If ``image`` is not numeric or ``levels`` is not an integer.
+    ValueError
+        If ``image`` is not 2-D, ``mask`` has another shape or is empty, a ROI
+        value is not an integer in ``0 .. levels - 1``, or ``offsets`` is
+        malformed.
+
+    See Also
+    --------
+    glcm_offsets : MaZda's offsets.
+    haralick_features : the features of these matrices.
+    skimage.feature.graycomatrix : the same counts for a full image (no ROI).
+
+    References
+    ----------
+    .. [1] R. M. Haralick, K. Shanmugam, I. Dinstein, "Textural features for
+       image classification", IEEE Transactions on Systems, Man, and
+       Cybernetics SMC-3(6), 610-621, 1973. :doi:`10.1109/TSMC.1973.4309314`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ceusradiomics.texture.cooccurrence import co_occurrence_matrix
+    >>> image = np.array([[0, 0, 1, 1],
+    ...                   [0, 0, 1, 1],
+    ...                   [0, 2, 2, 2],
+    ...                   [2, 2, 3, 3]])
+    >>> mask = np.ones((4, 4), bool)
+    >>> P = co_occurrence_matrix(image, mask, [(0, 1)], 4, normed=False)
+    >>> P[:, :, 0]
+    array([[4, 2, 1, 0],
+           [2, 4, 0, 0],
+           [1, 0, 6, 1],
+           [0, 0, 1, 2]])
+    >>> P = co_occurrence_matrix(image, mask, [(0, 1)], 4, symmetric=False)
+    >>> float(P.sum()), round(float(P[0, 0, 0]), 4)  # 2 of 12 pairs
+    (1.0, 0.1667)
+    """
+    steps = _check_offsets(offsets)
+    work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
+    counts = _padded_counts(work, mask_c, steps, levels)
+    C = _compact(counts, levels)
+    P = C + C.transpose(0, 2, 1) if symmetric else C.copy()
+    if normed:
+        totals = P.sum(axis=(1, 2), dtype=np.float64)[:, None, None]
+        P = np.divide(P, totals, out=np.zeros(P.shape), where=totals > 0)
+    return np.ascontiguousarray(np.moveaxis(P, 0, -1))
+
+
+# --------------------------------------------------------------------------
+# the features
+# --------------------------------------------------------------------------
+
+
+def _xlogx_sum(values: np.ndarray) -> np.ndarray:
+    """``sum(v * log10(v))`` over the last two axes, with ``0 log 0 = 0``."""
+    if values.dtype.kind in "iu":
+        top = int(values.max(initial=0))
+        if top < values.size:
+            # Integer counts: a lookup table of v log10 v for v = 0..top costs
+            # at most as many logarithms as there are cells (usually far fewer).
+            table = np.arange(top + 1, dtype=np.float64)
+            table[1:] *= np.log10(table[1:])
+            return table.take(values).sum(axis=(-2, -1))
+        values = values.astype(np.float64)
+    logs = np.zeros(values.shape)
+    np.log10(values, out=logs, where=values > 0)
+    return np.einsum("nij,nij->n", values, logs)
+
+
+def _xlogx(p: np.ndarray) -> np.ndarray:
+    """``p * log10(p)`` elementwise, with ``0 log 0 = 0``."""
+    logs = np.zeros(p.shape)
+    np.log10(p, out=logs, where=p > 0)
+    return p * logs
+
+
+@functools.lru_cache(maxsize=8)
+def _level_vectors(levels: int) -> tuple[np.ndarray, ...]:
+    """Constant index vectors of the features for ``levels`` grey levels."""
+    L = levels
+    g = np.arange(1.0, L + 1.0)  # 1-based grey levels, as Haralick and MaZda
+    k = np.arange(float(L))  # |i - j|
+    signed = np.arange(-(L - 1.0), L)  # j - i
+    ks = np.arange(2.0, 2.0 * L + 1.0)  # i + j, 1-based
+    # Columns: sum k p, sum k^2 p, sum p / (1 + k^2) of the |i - j| distribution.
+    dif_weights = np.stack([k, k * k, 1.0 / (1.0 + k * k)], axis=1)
+    for v in (g, k, signed, ks, dif_weights):
+        v.flags.writeable = False
+    return g, k, signed, ks, dif_weights
+
+
+def _haralick(counts: np.ndarray, levels: int, symmetrize: bool) -> np.ndarray:
+    """The 11 features of every matrix of a padded count stack.
+
+    ``counts`` is ``(n, (L + 1) * 2L)`` as built by :func:`_padded_counts` (any
+    non-negative numbers, not necessarily normalised). With ``symmetrize`` the
+    features are those of ``C + C.T``. Returns ``(n, 11)`` in the order of
+    :data:`HARALICK_FEATURES`; rows of matrices without any pair are NaN, and
+    ``Correlat`` is NaN where a marginal has zero variance. No warning here.
+    """
+    L = levels
+    counts = np.ascontiguousarray(counts)
+    n, size = counts.shape
+    item = counts.itemsize
+    C = _compact(counts, L)
+    # Sum and difference distributions as strided views on the padded rows:
+    # row i shifted by i (resp. -i) lines up the anti-diagonals i + j = k
+    # (resp. the diagonals j - i = k) in columns; the padding supplies zeros.
+    # Reductions run in the input dtype (exact for integer counts, and much
+    # faster than casting on the fly); only the small results become floats.
+    by_sum = as_strided(
+        counts[:, L - 1 :],
+        shape=(n, L, 2 * L - 1),
+        strides=(size * item, (2 * L - 1) * item, item),
+        writeable=False,
+    ).sum(axis=1)
+    by_dif = as_strided(
+        counts,
+        shape=(n, L, 2 * L - 1),
+        strides=(size * item, (2 * L + 1) * item, item),
+        writeable=False,
+    ).sum(axis=1)  # column L - 1 + (j - i)
+    if symmetrize:
+        S = C + C.transpose(0, 2, 1)
+        rows = S.sum(axis=2)
+        cols = rows
+        by_sum = 2 * by_sum
+        by_dif = by_dif + by_dif[:, ::-1]
+    else:
+        S = C
+        rows = C.sum(axis=2)
+        cols = C.sum(axis=1)
+    total = by_sum.sum(axis=1).astype(np.float64)
+    empty = total == 0
+    g, k, signed, ks, dif_weights = _level_vectors(L)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        norm = 1.0 / total
+        p_sum = by_sum * norm[:, None]  # index k - 2, k = i + j = 2 .. 2L (1-based)
+        p_dif = by_dif * norm[:, None]  # index L - 1 + (j - i)
+        px = rows * norm[:, None]
+        py = px if symmetrize else cols * norm[:, None]
+
+        mu_x = px @ g
+        var_x = np.einsum("nk,nk->n", px, (g - mu_x[:, None]) ** 2)
+        if symmetrize:
+            var_y = var_x
+        else:
+            mu_y = py @ g
+            var_y = np.einsum("nk,nk->n", py, (g - mu_y[:, None]) ** 2)
+
+        # |i - j| = k distribution from the signed one.
+        p_abs = p_dif[:, L - 1 :].copy()
+        p_abs[:, 1:] += p_dif[:, L - 2 :: -1]
+        mu_d, contrast, idm = (p_abs @ dif_weights).T
+        dif_var = np.einsum("nk,nk->n", p_abs, (k - mu_d[:, None]) ** 2)
+
+        # Correlation from var(Y - X) = var_x + var_y - 2 cov: centred sums
+        # only, so no cancellation of large means (1-based or not).
+        mean_s = p_dif @ signed
+        var_s = np.einsum("nk,nk->n", p_dif, (signed - mean_s[:, None]) ** 2)
+        scale = np.sqrt(var_x * var_y)
+        correlat = np.where(scale > 0, (var_x + var_y - var_s) / (2.0 * scale), np.nan)
+
+        # Both 1-D entropies in one pass.
+        xlogx = _xlogx(np.concatenate([p_sum, p_abs], axis=1))
+        sum_ent = -xlogx[:, : 2 * L - 1].sum(axis=1)
+        dif_ent = -xlogx[:, 2 * L - 1 :].sum(axis=1)
+        sum_avg = p_sum @ ks
+        # Haralick's printed f7 centres on f8 (SumEntrp), as MaZda's manual.
+        sum_var = np.einsum("nk,nk->n", p_sum, (ks - sum_ent[:, None]) ** 2)
+
+        # Integer counts square and add exactly in int64 (at most (2 N)**2).
+        asm = np.einsum("nij,nij->n", S, S) * (norm * norm)
+        entropy = np.log10(total) - _xlogx_sum(S) * norm
+
+    out = np.stack(
+        [
+            asm,
+            contrast,
+            correlat,
+            var_x,
+            idm,
+            sum_avg,
+            sum_var,
+            sum_ent,
+            entropy,
+            dif_var,
+            dif_ent,
+        ],
+        axis=1,
+    )
+    out[empty] = np.nan
+    return out
+
+
+def haralick_features(P: np.ndarray) -> dict[str, np.ndarray]:
+    r"""Haralick's features f1-f11 (MaZda names) of co-occurrence matrices.
+
+    Each matrix is normalised to sum 1 first, :math:`p(i, j) = P(i, j) /
+    \sum P`, so counts work as well. With 1-based grey levels
+    :math:`i, j = 1 .. L`, the marginals :math:`p_x(i) = \sum_j p(i, j)`,
+    :math:`p_y(j) = \sum_i p(i, j)`, their means :math:`\mu_x, \mu_y` and
+    standard deviations :math:`\sigma_x, \sigma_y`, and the sum and
+    difference distributions
+    :math:`p_{x+y}(k) = \sum_{i+j=k} p(i, j)`, :math:`k = 2 .. 2L`, and
+    :math:`p_{x-y}(k) = \sum_{|i-j|=k} p(i, j)`, :math:`k = 0 .. L-1`:
+
+    .. math::
+
+        \mathrm{AngScMom} &= \sum_{i,j} p(i,j)^2 \\
+        \mathrm{Contrast} &= \sum_k k^2\, p_{x-y}(k) \\
+        \mathrm{Correlat} &= \frac{\sum_{i,j} (i - \mu_x)(j - \mu_y)\, p(i,j)}
+                                  {\sigma_x \sigma_y} \\
+        \mathrm{SumOfSqs} &= \sum_i (i - \mu_x)^2\, p_x(i) \\
+        \mathrm{InvDfMom} &= \sum_{i,j} \frac{p(i,j)}{1 + (i-j)^2} \\
+        \mathrm{SumAverg} &= \sum_k k\, p_{x+y}(k) \\
+        \mathrm{SumVarnc} &= \sum_k (k - \mathrm{SumEntrp})^2\, p_{x+y}(k) \\
+        \mathrm{SumEntrp} &= -\sum_k p_{x+y}(k) \log_{10} p_{x+y}(k) \\
+        \mathrm{Entropy}  &= -\sum_{i,j} p(i,j) \log_{10} p(i,j) \\
+        \mathrm{DifVarnc} &= \sum_k (k - \mu_d)^2\, p_{x-y}(k), \quad
+                             \mu_d = \sum_k k\, p_{x-y}(k) \\
+        \mathrm{DifEntrp} &= -\sum_k p_{x-y}(k) \log_{10} p_{x-y}(k)
+
+    with :math:`0 \log 0 = 0`.
+
+    Parameters
+    ----------
+    P : array_like of shape (levels, levels, n) or (levels, levels)
+        Non-negative co-occurrence matrices (counts or probabilities), e.g.
+        from :func:`co_occurrence_matrix`. They need not be symmetric.
+
+    Returns
+    -------
+    features : dict of str to ndarray
+        Keyed by :data:`HARALICK_FEATURES` in that order; each value has shape
+        ``(n,)`` (a NumPy float for a single 2-D matrix).
+
+    Raises
+    ------
+    ValueError
+        If ``P`` is not a stack of square matrices, or holds negative or
+        non-finite values.
+
+    Warns
+    -----
+    DegenerateROIWarning
+        For a matrix without any count (all its features are NaN) and for a
+        matrix whose marginals have zero variance (``Correlat`` is NaN).
+
+    See Also
+    --------
+    co_occurrence_features : the features of a ROI, by MaZda name.
+    skimage.feature.graycoprops : ``ASM``, ``contrast``, ``correlation``,
+        ``homogeneity`` equal ``AngScMom``, ``Contrast``, ``Correlat``,
+        ``InvDfMom``.
+
+    Notes
+    -----
+    Three choices follow Haralick's paper as MaZda's manual reproduces it and
+    differ from other libraries: the logarithm is base 10 (mahotas and
+    pyradiomics use base 2, scikit-image the natural log), ``SumVarnc`` is
+    centred on ``SumEntrp`` (Haralick's printed formula; pyradiomics'
+    ``ClusterTendency`` centres on ``SumAverg``), and the levels are 1-based,
+    which matters for ``SumAverg`` and ``SumVarnc`` only. ``DifVarnc`` is the
+    variance of the difference distribution (mahotas' default is the variance
+    of the values :math:`p_{x-y}(k)` themselves).
+
+    ``Correlat`` is evaluated as
+    :math:`(\sigma_x^2 + \sigma_y^2 - \operatorname{var}(j - i)) /
+    (2 \sigma_x \sigma_y)`, an identity that needs only centred sums and so
+    keeps full precision; it is NaN (not 1 as in scikit-image) when
+    :math:`\sigma_x \sigma_y = 0`.
+
+    References
+    ----------
+    .. [1] R. M. Haralick, K. Shanmugam, I. Dinstein, "Textural features for
+       image classification", IEEE Transactions on Systems, Man, and
+       Cybernetics SMC-3(6), 610-621, 1973. :doi:`10.1109/TSMC.1973.4309314`
+    .. [2] P. M. Szczypiński, M. Strzelecki, A. Materka, A. Klepaczko, "MaZda -
+       A software package for image texture analysis", Computer Methods and
+       Programs in Biomedicine 94(1), 66-76, 2009.
+       :doi:`10.1016/j.cmpb.2008.08.005`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ceusradiomics.texture.cooccurrence import haralick_features
+    >>> P = np.array([[2, 1],
+    ...               [1, 0]])  # symmetric counts of levels 0 and 1
+    >>> f = haralick_features(P)
+    >>> float(f["AngScMom"]), float(f["Contrast"]), float(f["SumAverg"])
+    (0.375, 0.5, 2.5)
+    >>> round(float(f["Correlat"]), 6), round(float(f["Entropy"]), 6)
+    (-0.333333, 0.451545)
+    """
+    arr = np.asarray(P)
+    single = arr.ndim == 2
+    if single:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+        raise ValueError(
+            "P must be a stack of square matrices of shape (levels, levels, n) or "
+            f"(levels, levels); got shape {np.shape(P)}"
+        )
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"P must hold real numbers; got dtype {arr.dtype}")
+    if arr.size and (not np.isfinite(arr).all() or arr.min() < 0):
+        raise ValueError("P must hold finite non-negative values")
+    L, _, n = arr.shape
+    counts = np.zeros((n, L + 1, 2 * L))
+    counts[:, :L, L - 1 : 2 * L - 1] = np.moveaxis(arr, -1, 0)
+    values = _haralick(counts.reshape(n, -1), L, symmetrize=False)
+    _warn_degenerate(values, [f"P[:, :, {k}]" for k in range(n)], stacklevel=3)
+    if single:
+        return {name: values[0, i] for i, name in enumerate(HARALICK_FEATURES)}
+    return {name: values[:, i].copy() for i, name in enumerate(HARALICK_FEATURES)}
+
+
+def _warn_degenerate(values: np.ndarray, labels: list[str], stacklevel: int) -> None:
+    """One warning for matrices without pairs, one for a NaN ``Correlat``."""
+    empty = np.isnan(values[:, 0])
+    flat = np.isnan(values[:, 2]) & ~empty
+    if empty.any():
+        which = ", ".join(lab for lab, e in zip(labels, empty, strict=True) if e)
+        warnings.warn(
+            f"no pixel pair inside the ROI for {which}: the ROI is too small or "
+            "too thin for the distance, so their 11 co-occurrence features are NaN",
+            DegenerateROIWarning,
+            stacklevel=stacklevel,
+        )
+    if flat.any():
+        which = ", ".join(lab for lab, f in zip(labels, flat, strict=True) if f)
+        warnings.warn(
+            f"the grey level is constant over the pixel pairs of {which}: "
+            "Correlat is NaN (zero variance)",
+            DegenerateROIWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def co_occurrence_features(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    levels: int,
+    distances: Sequence[int] = (1, 2, 3, 4, 5),
+) -> dict[str, float]:
+    """MaZda's 220 co-occurrence features of a ROI.
+
+    Builds the symmetric, normalised co-occurrence matrix of each offset of
+    :func:`glcm_offsets` (pairs with both pixels in the ROI) and computes the
+    eleven features of :func:`haralick_features` for each, all matrices at once.
+
+    Parameters
+    ----------
+    image : ndarray of shape (n_rows, n_cols)
+        Working image: integer grey levels ``0 .. levels - 1`` inside the ROI.
+    mask : ndarray of shape (n_rows, n_cols)
+        The ROI: nonzero (or True) inside. Pixels outside it are never read.
+    levels : int
+        Number of grey levels ``L`` of the working image (64 for MaZda's
+        default 6 bits; at most 256). It only bounds the values: the
+        features depend on the grey levels present, so a larger ``levels``
+        changes no feature.
+    distances : sequence of int, default=(1, 2, 3, 4, 5)
+        Unique positive pixel distances.
+
+    Returns
+    -------
+    features : dict of str to float
+        ``S(1,0)AngScMom`` ... keyed and ordered as
+        :func:`co_occurrence_feature_names` gives them for ``distances``.
+
+    Raises
+    ------
+    TypeError
+        If ``image`` is not numeric or ``levels`` is not an integer.
+    ValueError
+        If ``image`` is not 2-D, ``mask`` has another shape or is empty, a ROI
+        value is not an integer in ``0 .. levels - 1``, or ``distances`` is
+        invalid.
+
+    Warns
+    -----
+    DegenerateROIWarning
+        If an offset has no pixel pair inside the ROI (its 11 features are NaN),
+        or the grey level is constant over an offset's pairs (its ``Correlat`` is
+        NaN; for a constant ROI the other features are ``AngScMom`` = 1,
+        ``InvDfMom`` = 1, ``SumAverg`` = 2(g + 1), ``SumVarnc`` = 4(g + 1)^2
+        and 0 for the rest).
+
+    See Also
+    --------
+    co_occurrence_matrix : the matrices themselves.
+    haralick_features : the formulas.
+
+    References
+    ----------
+    .. [1] R. M. Haralick, K. Shanmugam, I. Dinstein, "Textural features for
+       image classification", IEEE Transactions on Systems, Man, and
+       Cybernetics SMC-3(6), 610-621, 1973. :doi:`10.1109/TSMC.1973.4309314`
+    .. [2] P. M. Szczypiński, M. Strzelecki, A. Materka, A. Klepaczko, "MaZda -
+       A software package for image texture analysis", Computer Methods and
+       Programs in Biomedicine 94(1), 66-76, 2009.
+       :doi:`10.1016/j.cmpb.2008.08.005`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ceusradiomics.texture.cooccurrence import co_occurrence_features
+    >>> rng = np.random.default_rng(0)
+    >>> image = rng.integers(0, 64, size=(32, 32))
+    >>> mask = np.zeros((32, 32), bool)
+    >>> mask[4:28, 6:30] = True
+    >>> f = co_occurrence_features(image, mask, levels=64)
+    >>> len(f)
+    220
+    >>> round(f["S(1,0)Contrast"], 1), round(f["S(1,0)SumAverg"], 2)
+    (678.4, 67.58)
+    """
+    labels, steps, names = _layout(_check_distances(distances))
+    work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
+    counts = _padded_counts(work, mask_c, steps, levels)
+    values = _haralick(counts, levels, symmetrize=True)
+    _warn_degenerate(values, labels, stacklevel=3)
+    return dict(zip(names, values.ravel().tolist(), strict=True))
