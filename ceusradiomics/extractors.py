@@ -49,7 +49,10 @@ def _records_frame(X: Any) -> pd.DataFrame:
 
 
 def _roi_texture(
-    image: np.ndarray, mask: np.ndarray, settings: dict[str, Any]
+    image: np.ndarray,
+    mask: np.ndarray,
+    origin: tuple[int, int],
+    settings: dict[str, Any],
 ) -> tuple[np.ndarray, list[str]]:
     """Features of one ROI, with the warnings it raised as strings.
 
@@ -58,11 +61,25 @@ def _roi_texture(
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegenerateROIWarning)
-        features = texture_features(image, mask, **settings)
+        features = texture_features(image, mask, origin=origin, **settings)
     messages = [
         str(w.message) for w in caught if issubclass(w.category, DegenerateROIWarning)
     ]
     return np.fromiter(features.values(), float, count=len(features)), messages
+
+
+def _crop_to_roi(
+    image: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Copies of the ROI's bounding box of image and mask, and its top-left corner."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    return (
+        np.ascontiguousarray(image[r0:r1, c0:c1]),
+        np.ascontiguousarray(mask[r0:r1, c0:c1]),
+        (int(r0), int(c0)),
+    )
 
 
 class TextureExtractor(TransformerMixin, BaseEstimator):
@@ -317,8 +334,11 @@ class TextureExtractor(TransformerMixin, BaseEstimator):
                         image_column=f"{phase}_image",
                         mask_column=column,
                     )
+                    # Only the ROI's bounding box travels to a worker and into
+                    # the cache key; its origin keeps the Haar grid in place.
+                    image, mask, origin = _crop_to_roi(image, mask)
                     key = (
-                        roi_key(image, mask, settings=settings)
+                        roi_key(image, mask, settings=(settings, origin))
                         if cache is not None
                         else None
                     )
@@ -327,7 +347,7 @@ class TextureExtractor(TransformerMixin, BaseEstimator):
                         values[i, slot * n_base : (slot + 1) * n_base] = hit
                         continue
                     pending.append((i, slot, key, lesion, column))
-                    yield delayed(_roi_texture)(image, mask, settings)
+                    yield delayed(_roi_texture)(image, mask, origin, settings)
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
         if self.verbose:

@@ -251,6 +251,7 @@ def texture_features(
     bits: int | Mapping[str, int] | None = None,
     distances: Sequence[int] = (1, 2, 3, 4, 5),
     wavelet_scales: int | Sequence[int] = 6,
+    origin: tuple[int, int] = (0, 0),
 ) -> dict[str, float]:
     """Every MaZda 4.6 2-D texture feature of one image and ROI.
 
@@ -280,6 +281,10 @@ def texture_features(
     wavelet_scales : int or sequence of int, default=6
         Haar scales, ``k`` meaning ``1..k``; NaN where the ROI holds no aligned
         ``2**k`` block.
+    origin : tuple of int, default=(0, 0)
+        Position of ``image[0, 0]`` in the original image, when ``image`` and
+        ``mask`` are a crop of it: only the Haar grid, aligned to the original
+        image, depends on it.
 
     Returns
     -------
@@ -326,7 +331,12 @@ def texture_features(
             )
         features.update(
             FAMILIES[key].compute(
-                working[n_bits], mask, 2**n_bits, d, s, (int(r0), int(c0))
+                working[n_bits],
+                mask,
+                2**n_bits,
+                d,
+                s,
+                (int(origin[0] + r0), int(origin[1] + c0)),
             )
         )
     return features
