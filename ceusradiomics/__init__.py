@@ -8,9 +8,10 @@ matplotlib.
 
 from ceusradiomics._cache import clear_feature_cache
 from ceusradiomics._version import __version__
-from ceusradiomics.extractors import TextureExtractor
+from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
 
 __all__ = [
+    "ResNetFeaturizer",
     "TextureExtractor",
     "__version__",
     "clear_feature_cache",

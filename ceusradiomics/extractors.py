@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn_compat.base import _fit_context
 
 from ceusradiomics._cache import feature_cache, roi_key
+from ceusradiomics.deep import ResNetFeaturizer
 from ceusradiomics.exceptions import DegenerateROIWarning
 from ceusradiomics.io import check_phases, is_missing, load_roi, mask_readers
 from ceusradiomics.texture._features import (
@@ -33,7 +34,7 @@ from ceusradiomics.texture._features import (
     texture_features,
 )
 
-__all__ = ["TextureExtractor"]
+__all__ = ["ResNetFeaturizer", "TextureExtractor"]
 
 
 def _records_frame(X: Any) -> pd.DataFrame:
@@ -390,6 +391,5 @@ class TextureExtractor(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
-        tags.input_tags.dataframe = True
         tags.requires_fit = False
         return tags
