@@ -8,10 +8,22 @@ matplotlib.
 
 from ceusradiomics._cache import clear_feature_cache
 from ceusradiomics._version import __version__
+from ceusradiomics.ensemble import StackingERClassifier
 from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
+from ceusradiomics.selection import (
+    CorrelationPruner,
+    ICCFilter,
+    LassoSelector,
+    MannWhitneySelector,
+)
 
 __all__ = [
+    "CorrelationPruner",
+    "ICCFilter",
+    "LassoSelector",
+    "MannWhitneySelector",
     "ResNetFeaturizer",
+    "StackingERClassifier",
     "TextureExtractor",
     "__version__",
     "clear_feature_cache",

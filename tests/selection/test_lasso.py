@@ -1,0 +1,208 @@
+"""Tests of LassoSelector."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import StandardScaler
+
+from ceusradiomics.exceptions import EmptySelectionWarning
+from ceusradiomics.selection import LassoSelector
+from ceusradiomics.selection._lasso import _INTERCEPT_SCALING, _l1_kwargs
+
+
+def _data(n=150, p=10, seed=0):
+    rng = np.random.default_rng(seed)
+    X = StandardScaler().fit_transform(rng.normal(size=(n, p)))
+    logit = 1.5 * X[:, 0] - 1.0 * X[:, 1] + 0.8 * X[:, 2] - 0.7
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y
+
+
+def test_selects_informative_features_with_signs():
+    X, y = _data()
+    lasso = LassoSelector(cv=5, Cs=10, random_state=0).fit(X, y)
+    support = lasso.get_support()
+    assert support[:3].all()
+    assert lasso.coef_[0] > 0 > lasso.coef_[1] and lasso.coef_[2] > 0
+    assert support.sum() <= 6
+    np.testing.assert_array_equal(lasso.transform(X), X[:, support])
+    assert lasso.coef_.shape == (10,) and isinstance(lasso.intercept_, float)
+
+
+def test_cv_scores_match_a_manual_cross_validation():
+    X, y = _data(n=90, p=6, seed=1)
+    folds = StratifiedKFold(4, shuffle=True, random_state=0)
+    Cs = [0.02, 0.05, 0.1, 0.3, 1.0]
+    lasso = LassoSelector(cv=folds, Cs=Cs, random_state=0).fit(X, y)
+    np.testing.assert_allclose(lasso.Cs_, Cs)
+    manual = np.empty((4, len(Cs)))
+    for f, (train, test) in enumerate(folds.split(X, y)):
+        for c, C in enumerate(Cs):
+            model = LogisticRegression(
+                C=C,
+                solver="liblinear",
+                intercept_scaling=_INTERCEPT_SCALING,
+                max_iter=1000,
+                tol=1e-6,
+                **_l1_kwargs(LogisticRegression),
+            ).fit(X[train], y[train])
+            manual[f, c] = roc_auc_score(y[test], model.decision_function(X[test]))
+    # liblinear visits coordinates in a random order, so a fit stops within
+    # tol of the optimum, not at one point: a test-set pair may swap.
+    np.testing.assert_allclose(lasso.cv_scores_, manual, atol=0.02)
+    assert Cs[int(np.argmax(lasso.cv_scores_.mean(axis=0)))] == lasso.C_
+
+
+def test_refit_has_an_unpenalised_intercept():
+    # saga does not penalise the intercept: the refit must agree with it.
+    X, y = _data(seed=2)
+    lasso = LassoSelector(cv=5, Cs=10, random_state=0).fit(X, y)
+    saga = LogisticRegression(
+        C=lasso.C_,
+        solver="saga",
+        tol=1e-10,
+        max_iter=100_000,
+        **_l1_kwargs(LogisticRegression),
+    ).fit(X, y)
+    np.testing.assert_allclose(lasso.coef_, saga.coef_.ravel(), atol=1e-3)
+    np.testing.assert_allclose(lasso.intercept_, saga.intercept_[0], atol=1e-3)
+    np.testing.assert_array_equal(lasso.coef_ != 0, saga.coef_.ravel() != 0)
+
+
+def test_radiomics_score_is_the_linear_predictor():
+    X, y = _data()
+    lasso = LassoSelector(cv=5, Cs=10, random_state=0).fit(X, y)
+    s = lasso.get_support()
+    score = lasso.radiomics_score(X)
+    np.testing.assert_allclose(score, X[:, s] @ lasso.coef_[s] + lasso.intercept_)
+    np.testing.assert_allclose(score, lasso.estimator_.decision_function(X))
+    assert roc_auc_score(y, score) > 0.8
+
+
+def test_default_grid_starts_where_the_first_feature_enters():
+    X, y = _data(seed=3)
+    lasso = LassoSelector(cv=5, Cs=8, random_state=0).fit(X, y)
+    c_min = 1.0 / np.abs(X.T @ (y - y.mean())).max()
+    np.testing.assert_allclose(lasso.Cs_[[0, -1]], [c_min, 100 * c_min])
+    kw = {"solver": "liblinear", "intercept_scaling": _INTERCEPT_SCALING}
+    kw.update(_l1_kwargs(LogisticRegression))
+    below = LogisticRegression(C=0.98 * c_min, **kw).fit(X, y)
+    above = LogisticRegression(C=1.05 * c_min, **kw).fit(X, y)
+    assert not below.coef_.any() and above.coef_.any()
+    # More features than samples: glmnet's longer path.
+    wide = LassoSelector(cv=3, Cs=4, random_state=0).fit(np.tile(X[:12], 2), y[:12])
+    np.testing.assert_allclose(wide.Cs_[-1] / wide.Cs_[0], 1e4)
+
+
+def test_deterministic_given_random_state_and_string_labels():
+    X, y = _data(seed=4)
+    a = LassoSelector(cv=5, Cs=10, random_state=7).fit(X, y)
+    b = LassoSelector(cv=5, Cs=10, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.cv_scores_, b.cv_scores_)
+    labels = np.where(y == 1, "ER", "no ER")
+    c = LassoSelector(cv=5, Cs=10, random_state=7).fit(X, labels)
+    assert c.classes_.tolist() == ["ER", "no ER"]
+    # "no ER" sorts last, so it is the positive class: the signs flip.
+    np.testing.assert_allclose(c.coef_, -a.coef_, atol=1e-8)
+
+
+def test_fit_does_not_warn():
+    X, y = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LassoSelector(cv=5, Cs=10, random_state=0).fit(X, y)
+
+
+def test_all_zero_keeps_best_univariate_feature():
+    X, y = _data(seed=5)
+    with pytest.warns(EmptySelectionWarning, match=r"kept no feature .*'x0'"):
+        lasso = LassoSelector(cv=3, Cs=[1e-6], random_state=0).fit(X, y)
+    auc = np.array([roc_auc_score(y, X[:, j]) for j in range(X.shape[1])])
+    assert np.flatnonzero(lasso.get_support()).tolist() == [np.argmax(abs(auc - 0.5))]
+    uni = LogisticRegression().fit(X[:, [0]], y)
+    np.testing.assert_allclose(lasso.coef_[0], uni.coef_[0, 0])
+    np.testing.assert_allclose(lasso.intercept_, uni.intercept_[0])
+    assert np.ptp(lasso.radiomics_score(X)) > 0
+
+
+def test_dataframe_names():
+    X, y = _data()
+    df = pd.DataFrame(X, columns=[f"US_f{j}" for j in range(10)])
+    lasso = LassoSelector(cv=5, Cs=10, random_state=0).set_output(transform="pandas")
+    out = lasso.fit(df, y).transform(df)
+    assert out.columns.tolist()[:3] == ["US_f0", "US_f1", "US_f2"]
+    np.testing.assert_allclose(
+        lasso.radiomics_score(df), X @ lasso.coef_ + lasso.intercept_
+    )
+
+
+class _OldLogisticRegression:
+    def __init__(self, penalty="l2", *, C=1.0, l1_ratio=None):
+        pass
+
+
+class _OldLogisticRegressionCV:
+    def __init__(self, *, Cs=10, penalty="l2", l1_ratios=None):
+        pass
+
+
+class _V19LogisticRegressionCV:
+    def __init__(
+        self, *, penalty="deprecated", l1_ratios="warn", use_legacy_attributes="warn"
+    ):
+        pass
+
+
+def test_l1_kwargs_across_scikit_learn_apis():
+    assert _l1_kwargs(_OldLogisticRegression) == {"penalty": "l1"}
+    assert _l1_kwargs(_OldLogisticRegressionCV) == {"penalty": "l1"}
+    assert _l1_kwargs(_V19LogisticRegressionCV) == {
+        "l1_ratios": (1.0,),
+        "use_legacy_attributes": False,
+    }
+    # Whatever this scikit-learn is, the arguments construct without warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LogisticRegression(**_l1_kwargs(LogisticRegression))
+        LogisticRegressionCV(**_l1_kwargs(LogisticRegressionCV))
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (np.arange(150) % 3, r"LassoSelector needs a binary target .*'multiclass'"),
+        (np.ones(150), r"exactly two classes; got a 'binary' target with 1 class"),
+    ],
+)
+def test_non_binary_target(y, match):
+    X, _ = _data()
+    with pytest.raises(ValueError, match=match):
+        LassoSelector(cv=3).fit(X, y)
+
+
+def test_radiomics_score_checks_input():
+    X, y = _data()
+    lasso = LassoSelector(cv=3, Cs=5, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but LassoSelector"):
+        lasso.radiomics_score(X[:, :3])
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"cv": 1}, "'cv' parameter of LassoSelector"),
+        ({"Cs": 0}, "'Cs' parameter of LassoSelector"),
+        ({"scoring": "auc"}, "'scoring' parameter of LassoSelector"),
+        ({"max_iter": 0}, "'max_iter' parameter of LassoSelector"),
+    ],
+)
+def test_parameter_validation(params, match):
+    X, y = _data()
+    with pytest.raises(ValueError, match=match):
+        LassoSelector(**params).fit(X, y)
