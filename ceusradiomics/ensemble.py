@@ -1,0 +1,397 @@
+"""The study's models: radiomics and deep branches, and their late-fusion stack.
+
+:func:`make_study_pipeline` builds one branch (the radiomics model: MaZda
+texture -> ICC -> z-score -> U test -> correlation pruning -> LASSO -> random
+forest; the deep model: ResNet-50 -> the same selection -> SVM) and
+:class:`StackingERClassifier` stacks them with a logistic meta-learner on
+out-of-fold predictions, as the study's "combined model". Every selection step
+sits inside its branch's pipeline, so cross-validation refits it on each
+training fold and nothing leaks from the held-out rows.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer, make_column_selector
+from sklearn.ensemble import RandomForestClassifier, StackingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
+from ceusradiomics.selection import (
+    CorrelationPruner,
+    ICCFilter,
+    LassoSelector,
+    MannWhitneySelector,
+)
+
+__all__ = ["StackingERClassifier", "make_study_pipeline"]
+
+#: Column patterns that tell the two branches apart in a precomputed table.
+DEEP_COLUMNS = r"_resnet50_"
+TEXTURE_COLUMNS = r"^(?!.*_resnet50_)"
+
+
+def make_study_pipeline(
+    branch: str = "radiomics",
+    *,
+    input: str = "records",
+    phases: tuple[str, ...] | None = ("US", "AP", "PP"),
+    readers: str = "all",
+    icc_threshold: float = 0.75,
+    alpha: float = 0.05,
+    correlation_threshold: float = 0.6,
+    lasso_cv: int = 10,
+    weights: str | None = "IMAGENET1K_V2",
+    head: int | None = None,
+    image_size: int = 224,
+    n_jobs: int | None = None,
+    random_state: int | None = None,
+    verbose: bool = False,
+) -> Pipeline:
+    """One of the study's single-branch models, as a scikit-learn Pipeline.
+
+    ``"radiomics"``: :class:`~ceusradiomics.TextureExtractor` ->
+    :class:`~ceusradiomics.ICCFilter` (inter-reader ICC > ``icc_threshold``) ->
+    median imputation (wavelet scales a ROI cannot hold are NaN) ->
+    :class:`~sklearn.preprocessing.StandardScaler` (the z-score) ->
+    :class:`~ceusradiomics.MannWhitneySelector` (p < ``alpha``) ->
+    :class:`~ceusradiomics.CorrelationPruner` (|r| > ``correlation_threshold``)
+    -> :class:`~ceusradiomics.LassoSelector` (``lasso_cv``-fold CV) ->
+    :class:`~sklearn.ensemble.RandomForestClassifier`.
+
+    ``"deep"``: :class:`~ceusradiomics.ResNetFeaturizer` -> the same selection
+    (no ICC: the network's input is the ROI's bounding box, read once) -> an
+    RBF support vector machine whose scores are mapped to probabilities by
+    Platt scaling in an inner cross-validation (scikit-learn's replacement of
+    ``SVC(probability=True)``).
+
+    Parameters
+    ----------
+    branch : {"radiomics", "deep"}, default="radiomics"
+        Which model.
+    input : {"records", "table"}, default="records"
+        ``"records"`` starts from the records frame (images and masks);
+        ``"table"`` from a precomputed feature table, whose texture columns
+        (names without ``_resnet50_``) or deep columns (with it) are selected.
+    phases : tuple of str, default=("US", "AP", "PP")
+        Phases to extract (records input).
+    readers : {"all", "primary"}, default="all"
+        ``"all"`` extracts every reader's ROI and keeps the ICC filter;
+        ``"primary"`` skips it (for cohorts with a single reader).
+    icc_threshold, alpha, correlation_threshold : float
+        The study's thresholds: 0.75, 0.05, 0.6.
+    lasso_cv : int, default=10
+        Folds of the LASSO's cross-validation.
+    weights, head, image_size
+        Passed to :class:`~ceusradiomics.ResNetFeaturizer` (deep branch).
+    n_jobs : int, default=None
+        Workers for texture extraction and the random forest.
+    random_state : int, default=None
+        Seeds every random step (LASSO folds, forest, SVM calibration folds,
+        the network's random weights when ``weights=None``).
+    verbose : bool, default=False
+        Progress bars of the extractors.
+
+    Returns
+    -------
+    Pipeline
+        Steps named as :func:`sklearn.pipeline.make_pipeline` would name them
+        (``textureextractor``, ``iccfilter``, ..., ``lassoselector``,
+        ``randomforestclassifier``), so nested parameters read like
+        ``lassoselector__cv``.
+
+    Examples
+    --------
+    >>> from ceusradiomics.ensemble import make_study_pipeline
+    >>> model = make_study_pipeline("radiomics", random_state=0)
+    >>> [name for name, _ in model.steps]  # doctest: +NORMALIZE_WHITESPACE
+    ['textureextractor', 'iccfilter', 'simpleimputer', 'standardscaler',
+     'mannwhitneyselector', 'correlationpruner', 'lassoselector',
+     'randomforestclassifier']
+    """
+    if branch not in {"radiomics", "deep"}:
+        raise ValueError(f"branch must be 'radiomics' or 'deep'; got {branch!r}")
+    if input not in {"records", "table"}:
+        raise ValueError(f"input must be 'records' or 'table'; got {input!r}")
+    if readers not in {"all", "primary"}:
+        raise ValueError(f"readers must be 'all' or 'primary'; got {readers!r}")
+
+    steps: list[tuple[str, Any]] = []
+    if input == "table":
+        pattern = TEXTURE_COLUMNS if branch == "radiomics" else DEEP_COLUMNS
+        selector = ColumnTransformer(
+            [("columns", "passthrough", make_column_selector(pattern=pattern))],
+            verbose_feature_names_out=False,
+        ).set_output(transform="pandas")
+        steps.append(("columntransformer", selector))
+    elif branch == "radiomics":
+        steps.append(
+            (
+                "textureextractor",
+                TextureExtractor(
+                    phases=phases, readers=readers, n_jobs=n_jobs, verbose=verbose
+                ),
+            )
+        )
+    else:
+        steps.append(
+            (
+                "resnetfeaturizer",
+                ResNetFeaturizer(
+                    phases=phases,
+                    weights=weights,
+                    head=head,
+                    image_size=image_size,
+                    random_state=random_state,
+                    verbose=verbose,
+                ),
+            )
+        )
+    if branch == "radiomics" and readers == "all":
+        steps.append(("iccfilter", ICCFilter(threshold=icc_threshold)))
+    steps += [
+        ("simpleimputer", SimpleImputer(strategy="median")),
+        ("standardscaler", StandardScaler()),
+        ("mannwhitneyselector", MannWhitneySelector(alpha=alpha)),
+        (
+            "correlationpruner",
+            CorrelationPruner(threshold=correlation_threshold),
+        ),
+        ("lassoselector", LassoSelector(cv=lasso_cv, random_state=random_state)),
+    ]
+    if branch == "radiomics":
+        steps.append(
+            (
+                "randomforestclassifier",
+                RandomForestClassifier(
+                    n_estimators=500, random_state=random_state, n_jobs=n_jobs
+                ),
+            )
+        )
+    else:
+        steps.append(
+            (
+                "calibratedclassifiercv",
+                CalibratedClassifierCV(
+                    SVC(kernel="rbf", random_state=random_state),
+                    method="sigmoid",
+                    cv=StratifiedKFold(5, shuffle=True, random_state=random_state),
+                ),
+            )
+        )
+    return Pipeline(steps)
+
+
+@contextmanager
+def _temporary_params(estimator: Any, **params: Any):
+    """Set attributes for the duration of a block, then restore them."""
+    saved = {name: getattr(estimator, name) for name in params}
+    for name, value in params.items():
+        setattr(estimator, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(estimator, name, value)
+
+
+class StackingERClassifier(StackingClassifier):
+    """Late fusion of the study's radiomics and deep models (the "combined model").
+
+    A :class:`~sklearn.ensemble.StackingClassifier` whose defaults are the
+    study's: a radiomics branch and a deep branch (see
+    :func:`make_study_pipeline`), each fitted on the whole training set and,
+    through a seeded stratified 5-fold split, on each training fold to give
+    out-of-fold probabilities, on which a logistic regression learns the
+    fusion. Every selection step lives inside its branch, so it is refitted in
+    each fold and nothing leaks from the held-out rows.
+
+    The extractors cache each lesion's features (keyed on its pixels), so the
+    six fits of a branch extract every lesion once.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator), default=None
+        The branches. ``None`` builds the study's ``[("radiomics", ...),
+        ("deep", ...)]`` in ``fit`` with ``random_state``; setting a nested
+        parameter such as ``radiomics__lassoselector__cv`` builds them first.
+    final_estimator : estimator, default=None
+        The meta-learner; ``LogisticRegression()`` by default.
+    cv : int, cross-validation generator or iterable, default=None
+        Splits for the out-of-fold predictions; ``None`` is
+        ``StratifiedKFold(5, shuffle=True, random_state=random_state)``.
+    stack_method : {"auto", "predict_proba", "decision_function", "predict"}, \
+            default="auto"
+        As in :class:`~sklearn.ensemble.StackingClassifier`.
+    n_jobs : int, default=None
+        Parallel fits of the branches.
+    passthrough : bool, default=False
+        Also give the meta-learner the branches' input (rarely useful here).
+    verbose : int, default=0
+        Verbosity of the stacking's own fits.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the default branches and the default splitter.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The branches fitted on the whole training set.
+    named_estimators_ : Bunch
+        The same, by name.
+    final_estimator_ : estimator
+        The fitted meta-learner.
+    stack_method_ : list of str
+        The method used per branch.
+    classes_ : ndarray of shape (2,)
+        The class labels.
+
+    See Also
+    --------
+    make_study_pipeline : One branch on its own.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.datasets import make_classification
+    >>> from ceusradiomics.ensemble import StackingERClassifier
+    >>> X, y = make_classification(n_samples=60, random_state=0)
+    >>> stack = StackingERClassifier(
+    ...     estimators=[("a", LogisticRegression()), ("b", LogisticRegression(C=0.1))],
+    ...     random_state=0,
+    ... ).fit(X, y)
+    >>> stack.branch_predict_proba(X).columns.tolist()
+    ['a', 'b', 'stack']
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **StackingClassifier._parameter_constraints,
+        "estimators": [list, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimators=None,
+        final_estimator=None,
+        *,
+        cv=None,
+        stack_method="auto",
+        n_jobs=None,
+        passthrough=False,
+        verbose=0,
+        random_state=None,
+    ):
+        super().__init__(
+            estimators=estimators,
+            final_estimator=final_estimator,
+            cv=cv,
+            stack_method=stack_method,
+            n_jobs=n_jobs,
+            passthrough=passthrough,
+            verbose=verbose,
+        )
+        self.random_state = random_state
+
+    def _seed(self) -> int | None:
+        if self.random_state is None or isinstance(self.random_state, int):
+            return self.random_state
+        # A RandomState instance: draw one seed, as sklearn's own estimators do.
+        return int(np.random.RandomState(self.random_state).randint(2**31 - 1))
+
+    def _default_estimators(self) -> list[tuple[str, Pipeline]]:
+        seed = self._seed()
+        return [
+            ("radiomics", make_study_pipeline("radiomics", random_state=seed)),
+            ("deep", make_study_pipeline("deep", random_state=seed)),
+        ]
+
+    def set_params(self, **params):
+        """Set parameters; nested defaults (``radiomics__...``) build the branches."""
+        if self.estimators is None and "estimators" not in params:
+            names = {name for name, _ in self._default_estimators()}
+            if any(key.split("__", 1)[0] in names for key in params):
+                self.estimators = self._default_estimators()
+        return super().set_params(**params)
+
+    def fit(self, X, y, **fit_params):
+        """Fit the branches and the meta-learner on out-of-fold predictions.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            The records frame (for the default branches) or a feature table.
+        y : array-like of shape (n_lesions,)
+            Binary outcome (early recurrence).
+        **fit_params : dict
+            Passed on as :meth:`sklearn.ensemble.StackingClassifier.fit` does.
+
+        Returns
+        -------
+        self : StackingERClassifier
+        """
+        target = type_of_target(y, input_name="y")
+        if target != "binary":
+            classes = np.unique(np.asarray(y))
+            raise ValueError(
+                "StackingERClassifier needs a binary outcome with both classes "
+                f"present; got y of type {target!r} with classes {classes.tolist()}"
+            )
+        estimators = (
+            self.estimators
+            if self.estimators is not None
+            else self._default_estimators()
+        )
+        cv = (
+            self.cv
+            if self.cv is not None
+            else StratifiedKFold(5, shuffle=True, random_state=self._seed())
+        )
+        # StackingClassifier reads both from self: lend it the resolved values
+        # for the duration of the fit, so get_params() stays what the user set.
+        with _temporary_params(self, estimators=estimators, cv=cv):
+            return super().fit(X, y, **fit_params)
+
+    def branch_predict_proba(self, X) -> pd.DataFrame:
+        """Probability of the positive class from each branch and from the stack.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        DataFrame of shape (n_lesions, n_branches + 1)
+            One column per branch (by name) and ``"stack"``, indexed like ``X``
+            when it is a DataFrame.
+        """
+        check_is_fitted(self, "estimators_")
+        columns = {}
+        for name, estimator in self.named_estimators_.items():
+            if estimator == "drop":
+                continue
+            if hasattr(estimator, "predict_proba"):
+                columns[name] = estimator.predict_proba(X)[:, 1]
+            else:
+                columns[name] = estimator.decision_function(X)
+        columns["stack"] = self.predict_proba(X)[:, 1]
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(columns, index=index)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.estimators is None:
+            # The default branches read the records frame, not a 2-D table.
+            tags.input_tags.two_d_array = False
+        return tags
