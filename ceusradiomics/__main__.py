@@ -25,8 +25,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run the study on the bundled synthetic cohort",
         description=(
             "Build the bundled synthetic CEUS cohort (or read a manifest), print its "
-            "summary (the study's Table 1), extract MaZda texture features and "
-            "evaluate the radiomics model on a stratified 7:3 split."
+            "summary (the study's Table 1), then fit the radiomics, deep and "
+            "combined models on a stratified 7:3 split and report them like the "
+            "study's Table 2, with figures, into --out."
         ),
     )
     demo.add_argument(
@@ -46,6 +47,24 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--n-jobs", type=int, default=None, help="parallel workers for extraction"
     )
+    demo.add_argument(
+        "--out",
+        default="ceusradiomics-demo",
+        help="folder for the tables, figures and report (default: ./ceusradiomics-demo)",
+    )
+    demo.add_argument(
+        "--weights",
+        default="IMAGENET1K_V2",
+        help="ResNet-50 weights: a torchvision name, a state-dict file or 'none' "
+        "(random); missing ImageNet weights fall back to random with a note",
+    )
+    demo.add_argument(
+        "--image-size",
+        type=int,
+        default=224,
+        help="network input size in pixels (default: 224, as the study)",
+    )
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument(
         "--summary-only",
         action="store_true",
@@ -67,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             label_column=args.label_column,
             n_jobs=args.n_jobs,
             summary_only=args.summary_only,
+            out=args.out,
+            weights=None if args.weights.lower() == "none" else args.weights,
+            image_size=args.image_size,
+            quiet=args.quiet,
         )
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse guards
 

@@ -6,8 +6,10 @@ the way a user would in a notebook.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,6 +70,10 @@ def run_demo(
     label_column: str = "ER",
     n_jobs: int | None = None,
     summary_only: bool = False,
+    out: str | os.PathLike = "ceusradiomics-demo",
+    weights: str | None = "IMAGENET1K_V2",
+    image_size: int = 224,
+    quiet: bool = False,
 ) -> int:
     """Run the demo and print its report; returns the exit code."""
     from ceusradiomics.datasets import make_ceus_cohort
@@ -91,86 +97,371 @@ def run_demo(
 
     readers = [c for c in X.columns if "_mask_" in c]
     n_repeated = int(X[readers].notna().any(axis=1).sum()) if readers else 0
-    print(f"Cohort: {source}")
     phases = [c.removesuffix("_image") for c in X.columns if c.endswith("_image")]
+    print(f"Cohort: {source}")
     print(
         f"  {len(X)} lesions, {int(y.sum())} with early recurrence (ER), "
         f"phases {phases}, {n_repeated} lesions with a second reader's ROI"
     )
     print(f"  built in {time.perf_counter() - start:.1f} s")
     print()
-    print(cohort_table(y, clinical, split))
+    table1 = cohort_table(y, clinical, split)
+    print(table1)
     if summary_only:
         return 0
 
     print()
-    return _radiomics_model(X, y, train, test, n_jobs=n_jobs)
-
-
-def _radiomics_model(X, y, train, test, *, n_jobs):
-    """The study's radiomics branch: MaZda features -> selection -> random forest."""
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.impute import SimpleImputer
-    from sklearn.metrics import roc_auc_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from ceusradiomics import (
-        CorrelationPruner,
-        ICCFilter,
-        LassoSelector,
-        TextureExtractor,
+    return _study(
+        X,
+        y,
+        train,
+        test,
+        table1=table1,
+        phases=tuple(phases),
+        readers="all" if n_repeated >= 3 else "primary",
+        out=Path(out),
+        weights=weights,
+        image_size=image_size,
+        n_jobs=n_jobs,
+        random_state=random_state,
+        quiet=quiet,
+        source=source,
     )
-    from ceusradiomics.selection import MannWhitneySelector
+
+
+def _available_weights(weights: str | None) -> tuple[str | None, str | None]:
+    """The weights to use, and a one-line note when ImageNet's are missing."""
+    if weights is None:
+        return None, "random ResNet-50 weights (--weights none)"
+    from ceusradiomics.deep._weights import (
+        WeightsNotFoundError,
+        fetch_named_weights,
+        resolve_weights,
+    )
+
+    kind, member = resolve_weights(weights)
+    if kind != "named":
+        return weights, None
+    try:
+        fetch_named_weights(member)
+    except WeightsNotFoundError as exc:
+        return None, (
+            f"ImageNet weights {weights} are not available offline "
+            f"({str(exc).split('Expected the file ')[-1].split(' (')[0]}); "
+            "running the deep branch with random weights instead"
+        )
+    return weights, None
+
+
+def _study(
+    X,
+    y,
+    train,
+    test,
+    *,
+    table1,
+    phases,
+    readers,
+    out,
+    weights,
+    image_size,
+    n_jobs,
+    random_state,
+    quiet,
+    source,
+):
+    """Fit the three models on the training split and report them like Table 2."""
+    from ceusradiomics.ensemble import StackingERClassifier, make_study_pipeline
+    from ceusradiomics.metrics import (
+        binary_report,
+        delong_test,
+        roc_auc_ci,
+        youden_threshold,
+    )
+
+    weights, note = _available_weights(weights)
+    if note:
+        print(f"Note: {note}.")
+    common = {"phases": phases, "random_state": random_state, "verbose": not quiet}
+    stack = StackingERClassifier(
+        estimators=[
+            (
+                "radiomics",
+                make_study_pipeline(
+                    "radiomics", readers=readers, n_jobs=n_jobs, **common
+                ),
+            ),
+            (
+                "deep",
+                make_study_pipeline(
+                    "deep", weights=weights, image_size=image_size, **common
+                ),
+            ),
+        ],
+        random_state=random_state,
+    )
+    X_train, y_train = X.loc[train], y.loc[train]
+    X_test, y_test = X.loc[test], y.loc[test]
 
     start = time.perf_counter()
-    extractor = TextureExtractor(readers="all", n_jobs=n_jobs)
     with warnings.catch_warnings():
-        # Constant or tiny ROIs are reported per lesion in the table as NaN.
+        # Constant or tiny ROIs give NaN features, imputed in the pipelines.
         warnings.simplefilter("ignore", DegenerateROIWarning)
-        features = extractor.fit_transform(X)
-    primary = [c for c in features.columns if "@" not in c]
+        stack.fit(X_train, y_train)
+        proba = {
+            "train": stack.branch_predict_proba(X_train),
+            "test": stack.branch_predict_proba(X_test),
+        }
+    seconds = time.perf_counter() - start
+    names = {
+        "radiomics": "Radiomics",
+        "deep": "ResNet50",
+        "stack": "Deep learning radiomics",
+    }
+    labels = {"train": y_train, "test": y_test}
+
+    rows = []
+    for cohort in ("train", "test"):
+        for key, name in names.items():
+            score = proba[cohort][key]
+            # The cut-off is chosen on training data and applied unchanged.
+            threshold = youden_threshold(y_train, proba["train"][key])
+            auc = roc_auc_ci(labels[cohort], score)
+            report = binary_report(labels[cohort], score, threshold=threshold)
+            rows.append(
+                {
+                    "cohort": "Training" if cohort == "train" else "Testing",
+                    "model": name,
+                    "AUC": auc.auc,
+                    "AUC 95% CI": f"{auc.ci_lower:.3f}-{auc.ci_upper:.3f}",
+                    "accuracy": report.accuracy,
+                    "sensitivity": report.sensitivity,
+                    "specificity": report.specificity,
+                    "PPV": report.ppv,
+                    "NPV": report.npv,
+                    "threshold": threshold,
+                }
+            )
+    table2 = pd.DataFrame(rows)
+    tests = []
+    for cohort in ("train", "test"):
+        for key in ("radiomics", "deep"):
+            result = delong_test(
+                labels[cohort], proba[cohort]["stack"], proba[cohort][key]
+            )
+            tests.append(
+                {
+                    "cohort": "Training" if cohort == "train" else "Testing",
+                    "comparison": f"{names['stack']} vs {names[key]}",
+                    "AUC difference": result.difference,
+                    "z": result.z,
+                    "p": result.p_value,
+                }
+            )
+    delong = pd.DataFrame(tests)
+
+    radiomics = stack.named_estimators_["radiomics"]
+    deep = stack.named_estimators_["deep"]
+    counts = _selection_counts(radiomics), _selection_counts(deep)
     print(
-        f"Texture features: {len(primary)} per lesion "
-        f"({len(primary) // len(extractor.phases_)} MaZda features x "
-        f"{len(extractor.phases_)} phases), extracted in "
-        f"{time.perf_counter() - start:.1f} s"
+        f"Models fitted on {len(train)} lesions in {seconds:.0f} s "
+        f"(stack with 5-fold out-of-fold predictions)."
+    )
+    for branch, steps in zip(("radiomics", "deep"), counts, strict=True):
+        print(f"  {branch} features: " + " -> ".join(f"{n} ({s})" for s, n in steps))
+    score_terms = _score_formula(radiomics)
+    print(f"  radiomics score = {score_terms}")
+    print()
+    print("Table 2. Performance of the three models (threshold: Youden on training)")
+    print(_format_table2(table2))
+    print()
+    print("DeLong test, combined model vs each single model")
+    print(delong.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+    out.mkdir(parents=True, exist_ok=True)
+    table2.to_csv(out / "table2.csv", index=False)
+    delong.to_csv(out / "delong.csv", index=False)
+    pd.concat({c: p for c, p in proba.items()}, names=["cohort"]).to_csv(
+        out / "predictions.csv"
+    )
+    figures = _figures(out, labels, proba, names, radiomics, deep)
+    _write_report(
+        out / "report.md",
+        source=source,
+        table1=table1,
+        table2=table2,
+        delong=delong,
+        counts=counts,
+        score=score_terms,
+        figures=figures,
+        note=note,
+    )
+    print()
+    print(
+        f"Wrote {out}/: table2.csv, delong.csv, predictions.csv, report.md, "
+        + ", ".join(figures)
+    )
+    return 0
+
+
+def _selection_counts(pipeline) -> list[tuple[str, int]]:
+    """Number of features after each step of a fitted branch."""
+    steps = []
+    for name, step in pipeline.steps[:-1]:
+        if hasattr(step, "get_feature_names_out"):
+            label = {
+                "textureextractor": "extracted",
+                "resnetfeaturizer": "extracted",
+                "iccfilter": "ICC > 0.75",
+                "simpleimputer": "non-empty",
+                "mannwhitneyselector": "U test p < 0.05",
+                "correlationpruner": "|r| <= 0.6",
+                "lassoselector": "LASSO",
+            }.get(name, name)
+            if name in {"textureextractor", "resnetfeaturizer"}:
+                names = step.get_feature_names_out()
+                count = sum("@" not in n for n in names)
+            else:
+                count = len(step.get_feature_names_out())
+            if name != "standardscaler":
+                steps.append((label, count))
+    return steps
+
+
+def _score_formula(pipeline) -> str:
+    lasso = pipeline.named_steps["lassoselector"]
+    names = lasso.get_feature_names_out()
+    coef = np.ravel(lasso.coef_)[lasso.get_support()]
+    order = np.argsort(coef)
+    terms = " ".join(f"{coef[i]:+.3f} x {names[i]}" for i in order)
+    return f"{np.ravel(lasso.intercept_)[0]:+.3f} {terms}"
+
+
+def _format_table2(table2: pd.DataFrame) -> str:
+    shown = table2.drop(columns="threshold").copy()
+    shown["AUC (95% CI)"] = [
+        f"{a:.3f} ({ci})"
+        for a, ci in zip(shown["AUC"], shown["AUC 95% CI"], strict=True)
+    ]
+    shown = shown[
+        [
+            "cohort",
+            "model",
+            "AUC (95% CI)",
+            "accuracy",
+            "sensitivity",
+            "specificity",
+            "PPV",
+            "NPV",
+        ]
+    ]
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def _figures(out, labels, proba, names, radiomics, deep) -> list[str]:
+    """The study's figures as PNG files; none when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(
+            "matplotlib is not installed: no figures (pip install 'ceusradiomics[plot]')"
+        )
+        return []
+    from ceusradiomics.plotting import (
+        plot_calibration_curves,
+        plot_decision_curves,
+        plot_lasso_coefficients,
+        plot_roc_curves,
     )
 
-    selection = make_pipeline(
-        ICCFilter(threshold=0.75),
-        SimpleImputer(strategy="median"),
-        StandardScaler(),
-        MannWhitneySelector(alpha=0.05),
-        CorrelationPruner(threshold=0.6),
-        LassoSelector(cv=10, random_state=0),
-    ).set_output(transform="pandas")
-    X_train, y_train = features.loc[train], y.loc[train]
-    X_test, y_test = features.loc[test], y.loc[test]
-    selected = selection.fit_transform(X_train, y_train)
+    written = []
 
-    icc, imputer, _, mwu, pruner, lasso = (step for _, step in selection.steps)
-    print("Feature selection on the training set:")
-    print(f"  ICC(2,1) > 0.75 between readers: {len(icc.get_feature_names_out())}")
-    print(f"  non-empty after imputation:      {len(imputer.get_feature_names_out())}")
-    print(f"  Mann-Whitney U p < 0.05:          {len(mwu.get_feature_names_out())}")
-    print(f"  |r| <= 0.6 after pruning:         {len(pruner.get_feature_names_out())}")
-    print(f"  LASSO (10-fold CV) non-zero:      {selected.shape[1]}")
-    coef = pd.Series(
-        np.ravel(lasso.coef_)[lasso.get_support()], index=selected.columns
-    ).sort_values()
-    terms = " ".join(f"{c:+.3f} x {name}" for name, c in coef.items())
-    print(f"  radiomics score = {np.ravel(lasso.intercept_)[0]:+.3f} {terms}")
+    def save(fig, name):
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=120)
+        plt.close(fig)
+        written.append(name)
 
-    model = RandomForestClassifier(n_estimators=500, random_state=0)
-    model.fit(selected, y_train)
-    auc_train = roc_auc_score(y_train, model.predict_proba(selected)[:, 1])
-    selected_test = selection.transform(X_test)
-    auc_test = roc_auc_score(y_test, model.predict_proba(selected_test)[:, 1])
-    pruned_test = selection[:-1].transform(X_test)
-    score_test = roc_auc_score(y_test, lasso.radiomics_score(pruned_test))
-    print()
-    print("Radiomics model (random forest on the selected features):")
-    print(f"  AUC training {auc_train:.3f}   AUC testing {auc_test:.3f}")
-    print(f"  radiomics score alone, AUC testing {score_test:.3f}")
-    return 0
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, cohort in zip(axes, ("train", "test"), strict=True):
+        plot_roc_curves(
+            labels[cohort],
+            {names[k]: proba[cohort][k] for k in names},
+            ax=ax,
+        )
+        ax.set_title("Training cohort" if cohort == "train" else "Testing cohort")
+    save(fig, "roc.png")
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    plot_calibration_curves(
+        labels["test"], {names[k]: proba["test"][k] for k in names}, ax=ax
+    )
+    ax.set_title("Calibration, testing cohort")
+    save(fig, "calibration.png")
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, cohort in zip(axes, ("train", "test"), strict=True):
+        plot_decision_curves(
+            labels[cohort], {names[k]: proba[cohort][k] for k in names}, ax=ax
+        )
+        ax.set_title("Training cohort" if cohort == "train" else "Testing cohort")
+    save(fig, "decision_curves.png")
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    for ax, (title, pipeline) in zip(
+        axes, (("Radiomics", radiomics), ("Deep learning", deep)), strict=True
+    ):
+        lasso = pipeline.named_steps["lassoselector"]
+        coef = pd.Series(np.ravel(lasso.coef_), index=lasso.feature_names_in_)
+        plot_lasso_coefficients(coef, ax=ax)
+        ax.set_title(f"{title}: LASSO coefficients")
+    save(fig, "lasso_coefficients.png")
+    return written
+
+
+def _write_report(
+    path, *, source, table1, table2, delong, counts, score, figures, note
+):
+    lines = [
+        "# CEUS deep-learning radiomics: study reproduction",
+        "",
+        f"Cohort: {source}. Stratified 7:3 split; every selection step fitted on the "
+        "training split only.",
+    ]
+    if note:
+        lines += ["", f"Note: {note}."]
+    lines += [
+        "",
+        "## Table 1",
+        "",
+        "```",
+        table1,
+        "```",
+        "",
+        "## Feature selection",
+        "",
+    ]
+    for branch, steps in zip(("Radiomics", "Deep"), counts, strict=True):
+        lines.append(f"- {branch}: " + " -> ".join(f"{n} ({s})" for s, n in steps))
+    lines += [
+        "",
+        f"Radiomics score = {score}",
+        "",
+        "## Table 2",
+        "",
+        "```",
+        _format_table2(table2),
+        "```",
+        "",
+        "## DeLong tests",
+        "",
+        "```",
+        delong.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
+        "```",
+    ]
+    if figures:
+        lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
+    path.write_text("\n".join(lines) + "\n")

@@ -190,7 +190,9 @@ def make_study_pipeline(
                 ),
             )
         )
-    return Pipeline(steps)
+    # pandas between the steps keeps the feature names (the radiomics score and
+    # the selection report read them).
+    return Pipeline(steps).set_output(transform="pandas")
 
 
 @contextmanager
