@@ -208,8 +208,10 @@ def _study(
         # Constant or tiny ROIs give NaN features, imputed in the pipelines.
         warnings.simplefilter("ignore", DegenerateROIWarning)
         stack.fit(X_train, y_train)
+        # Training scores are out-of-fold (a refitted forest scores its own
+        # training lesions perfectly); the threshold is chosen on them.
         proba = {
-            "train": stack.branch_predict_proba(X_train),
+            "train": stack.oof_proba_,
             "test": stack.branch_predict_proba(X_test),
         }
     seconds = time.perf_counter() - start
@@ -272,7 +274,10 @@ def _study(
     score_terms = _score_formula(radiomics)
     print(f"  radiomics score = {score_terms}")
     print()
-    print("Table 2. Performance of the three models (threshold: Youden on training)")
+    print(
+        "Table 2. Performance of the three models (training: 5-fold out-of-fold "
+        "scores; threshold: Youden on them)"
+    )
     print(_format_table2(table2))
     print()
     print("DeLong test, combined model vs each single model")
@@ -366,9 +371,7 @@ def _figures(out, labels, proba, names, radiomics, deep) -> list[str]:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print(
-            "matplotlib is not installed: no figures (pip install 'ceusradiomics[plot]')"
-        )
+        print("matplotlib is missing: no figures (pip install 'ceusradiomics[plot]')")
         return []
     from ceusradiomics.plotting import (
         plot_calibration_curves,
@@ -429,7 +432,8 @@ def _write_report(
         "# CEUS deep-learning radiomics: study reproduction",
         "",
         f"Cohort: {source}. Stratified 7:3 split; every selection step fitted on the "
-        "training split only.",
+        "training split only. Training metrics are out-of-fold (5-fold) scores, "
+        "and each model's threshold is the Youden point of those.",
     ]
     if note:
         lines += ["", f"Note: {note}."]

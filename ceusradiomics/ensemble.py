@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import RandomForestClassifier, StackingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -255,6 +256,11 @@ class StackingERClassifier(StackingClassifier):
         The fitted meta-learner.
     stack_method_ : list of str
         The method used per branch.
+    oof_proba_ : DataFrame of shape (n_lesions, n_branches + 1)
+        Out-of-fold scores of the training lesions: each branch's (the
+        meta-learner's input) and the stack's (the meta-learner
+        cross-validated on them). Use them, not the refitted models' scores,
+        for honest training-set metrics and for choosing a threshold.
     classes_ : ndarray of shape (2,)
         The class labels.
 
@@ -342,12 +348,17 @@ class StackingERClassifier(StackingClassifier):
         -------
         self : StackingERClassifier
         """
-        target = type_of_target(y, input_name="y")
+        target = type_of_target(y, input_name="y", raise_unknown=True)
         if target != "binary":
-            classes = np.unique(np.asarray(y))
+            raise ValueError(
+                "Only binary classification is supported: StackingERClassifier "
+                f"predicts a yes/no outcome; the type of the target is {target!r}."
+            )
+        classes = np.unique(np.asarray(y))
+        if len(classes) < 2:
             raise ValueError(
                 "StackingERClassifier needs a binary outcome with both classes "
-                f"present; got y of type {target!r} with classes {classes.tolist()}"
+                f"present; y has only one class {classes.tolist()}"
             )
         estimators = (
             self.estimators
@@ -361,8 +372,42 @@ class StackingERClassifier(StackingClassifier):
         )
         # StackingClassifier reads both from self: lend it the resolved values
         # for the duration of the fit, so get_params() stays what the user set.
-        with _temporary_params(self, estimators=estimators, cv=cv):
-            return super().fit(X, y, **fit_params)
+        self._capture_oof = True
+        try:
+            with _temporary_params(self, estimators=estimators, cv=cv):
+                super().fit(X, y, **fit_params)
+        finally:
+            del self._capture_oof
+        # Out-of-fold probability of the stack itself: the meta-learner
+        # cross-validated on the branches' out-of-fold predictions.
+        branch_oof = self.oof_proba_.to_numpy()
+        meta = cross_val_predict(
+            clone(self.final_estimator_),
+            branch_oof,
+            self._label_encoder.transform(y),
+            cv=cv,
+            method="predict_proba",
+        )
+        self.oof_proba_["stack"] = meta[:, 1]
+        return self
+
+    def _concatenate_predictions(self, X, predictions):
+        # StackingClassifier's hook that assembles the meta-features: during
+        # fit, its first call receives the branches' out-of-fold predictions,
+        # which are kept as ``oof_proba_`` (honest training-set scores at no
+        # extra cost).
+        X_meta = super()._concatenate_predictions(X, predictions)
+        if getattr(self, "_capture_oof", False):
+            self._capture_oof = False
+            names = [
+                n
+                for n, e in zip(*self._validate_estimators(), strict=True)
+                if e != "drop"
+            ]
+            oof = np.column_stack([p[:, -1] if p.ndim == 2 else p for p in predictions])
+            index = X.index if isinstance(X, pd.DataFrame) else None
+            self.oof_proba_ = pd.DataFrame(oof, columns=names, index=index)
+        return X_meta
 
     def branch_predict_proba(self, X) -> pd.DataFrame:
         """Probability of the positive class from each branch and from the stack.
@@ -393,6 +438,7 @@ class StackingERClassifier(StackingClassifier):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # early recurrence: yes / no
         if self.estimators is None:
             # The default branches read the records frame, not a 2-D table.
             tags.input_tags.two_d_array = False

@@ -1,0 +1,246 @@
+"""make_study_pipeline and StackingERClassifier: the study's models in scikit-learn."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from ceusradiomics import StackingERClassifier
+from ceusradiomics.datasets import make_ceus_cohort
+from ceusradiomics.ensemble import make_study_pipeline
+
+TABULAR_STACK = StackingERClassifier(
+    estimators=[
+        ("lr", LogisticRegression()),
+        ("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
+    ],
+    random_state=0,
+)
+
+
+@parametrize_with_checks([TABULAR_STACK])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _table(n=120, p=30, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    rng.shuffle(y)
+    X = rng.normal(size=(n, p))
+    X[:, :3] += 1.2 * y[:, None]  # three informative texture features
+    columns = [f"US_f{i}" for i in range(p)]
+    deep = rng.normal(size=(n, 20))
+    deep[:, :2] += 1.0 * y[:, None]
+    columns += [f"US_resnet50_{k:04d}" for k in range(20)]
+    frame = pd.DataFrame(np.hstack([X, deep]), columns=columns)
+    return frame, pd.Series(y, name="ER")
+
+
+def test_study_pipeline_steps():
+    names = [n for n, _ in make_study_pipeline("radiomics").steps]
+    assert names == [
+        "textureextractor",
+        "iccfilter",
+        "simpleimputer",
+        "standardscaler",
+        "mannwhitneyselector",
+        "correlationpruner",
+        "lassoselector",
+        "randomforestclassifier",
+    ]
+    deep = [n for n, _ in make_study_pipeline("deep", weights=None).steps]
+    assert deep[0] == "resnetfeaturizer" and deep[-1] == "calibratedclassifiercv"
+    assert "iccfilter" not in deep
+    single = [n for n, _ in make_study_pipeline(readers="primary").steps]
+    assert "iccfilter" not in single
+    with pytest.raises(ValueError, match="branch must be 'radiomics' or 'deep'"):
+        make_study_pipeline("clinical")
+    with pytest.raises(ValueError, match="input must be 'records' or 'table'"):
+        make_study_pipeline(input="images")
+
+
+def test_table_branches_select_their_own_columns():
+    X, y = _table()
+    radiomics = make_study_pipeline(
+        "radiomics", input="table", readers="primary", lasso_cv=3, random_state=0
+    ).fit(X, y)
+    kept = radiomics.named_steps["lassoselector"].get_feature_names_out()
+    assert set(kept) <= {f"US_f{i}" for i in range(30)}
+    assert {"US_f0", "US_f1", "US_f2"} & set(kept)
+    deep = make_study_pipeline("deep", input="table", lasso_cv=3, random_state=0)
+    deep.fit(X, y)
+    kept = deep.named_steps["lassoselector"].get_feature_names_out()
+    assert all("_resnet50_" in k for k in kept)
+
+
+def test_stack_of_table_branches_with_grid_search():
+    X, y = _table()
+    stack = StackingERClassifier(
+        estimators=[
+            (
+                "radiomics",
+                make_study_pipeline(
+                    "radiomics", input="table", readers="primary", lasso_cv=3
+                ),
+            ),
+            ("deep", make_study_pipeline("deep", input="table", lasso_cv=3)),
+        ],
+        random_state=0,
+    )
+    search = GridSearchCV(
+        stack,
+        {"radiomics__correlationpruner__threshold": [0.6, 0.9]},
+        cv=StratifiedKFold(3, shuffle=True, random_state=0),
+        scoring="roc_auc",
+    ).fit(X, y)
+    assert search.best_score_ > 0.75
+    proba = search.best_estimator_.branch_predict_proba(X)
+    assert list(proba.columns) == ["radiomics", "deep", "stack"]
+    assert ((proba >= 0) & (proba <= 1)).all().all()
+
+
+def test_default_branches_are_built_in_fit_and_by_nested_set_params():
+    stack = StackingERClassifier(random_state=0)
+    assert stack.estimators is None
+    assert "radiomics__lassoselector__cv" not in stack.get_params()
+    stack.set_params(radiomics__lassoselector__cv=5)
+    assert [name for name, _ in stack.estimators] == ["radiomics", "deep"]
+    assert stack.get_params()["radiomics__lassoselector__cv"] == 5
+    # the default splitter is seeded and stratified, and get_params is unchanged
+    fitted = clone(TABULAR_STACK).fit(*_table(p=5))
+    assert fitted.get_params()["cv"] is None
+
+
+def test_one_class_target_is_a_clear_error():
+    X, y = _table(p=5)
+    with pytest.raises(ValueError, match="binary outcome with both classes"):
+        clone(TABULAR_STACK).fit(X, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="Only binary classification"):
+        clone(TABULAR_STACK).fit(X, np.arange(len(y)) % 3)
+
+
+def test_out_of_fold_probabilities_are_kept():
+    X, y = _table(p=8)
+    stack = clone(TABULAR_STACK).fit(X, y)
+    oof = stack.oof_proba_
+    assert list(oof.columns) == ["lr", "tree", "stack"]
+    assert oof.index.equals(X.index)
+    # the branches' columns are exactly cross_val_predict with the same folds
+    from sklearn.model_selection import cross_val_predict
+
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    expected = cross_val_predict(
+        LogisticRegression(), X, y, cv=cv, method="predict_proba"
+    )[:, 1]
+    np.testing.assert_allclose(oof["lr"], expected)
+    # and they are less optimistic than the refitted tree's own training scores
+    refit = stack.branch_predict_proba(X)
+    assert roc_auc_score(y, oof["tree"]) < roc_auc_score(y, refit["tree"])
+
+
+def test_selection_inside_the_folds_does_not_leak():
+    # A feature that carries the label only in one held-out fold: selection
+    # fitted inside the training folds cannot see it; selection fitted once on
+    # all rows (the leak) would pick it and score that fold well.
+    rng = np.random.default_rng(1)
+    n = 150
+    y = np.repeat([0, 1], n // 2)
+    rng.shuffle(y)
+    X = pd.DataFrame(rng.normal(size=(n, 40)), columns=[f"f{i}" for i in range(40)])
+    folds = list(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    train, test = folds[0]
+    X.loc[test, "f0"] = y[test] * 3.0 + rng.normal(scale=0.3, size=len(test))
+    X.loc[train, "f0"] = rng.normal(size=len(train))
+
+    model = make_study_pipeline(
+        "radiomics", input="table", readers="primary", lasso_cv=3, random_state=0
+    )
+    honest = model.fit(X.iloc[train], y[train])
+    auc_honest = roc_auc_score(y[test], honest.predict_proba(X.iloc[test])[:, 1])
+
+    selector = clone(model)[:-1].fit(X, y)  # the leak: selection on every row
+    kept = selector.get_feature_names_out()
+    assert "f0" in kept
+    # Even the leaky selector's model is fitted on the training rows only; the
+    # leak is the selection alone, and it is enough to inflate the fold's AUC.
+    leaky = LogisticRegression().fit(selector.transform(X.iloc[train]), y[train])
+    auc_leaky = roc_auc_score(
+        y[test], leaky.predict_proba(selector.transform(X.iloc[test]))[:, 1]
+    )
+    assert "f0" not in honest[:-1].get_feature_names_out()
+    assert auc_honest < 0.75 < auc_leaky
+
+
+@pytest.fixture(scope="module")
+def small_cohort():
+    X, y, _ = make_ceus_cohort(
+        n_lesions=30, image_size=64, second_reader_fraction=1.0, random_state=5
+    )
+    return X, y
+
+
+# Folds of a 30-lesion cohort are small: a U test may keep nothing (the best
+# feature is kept, with a warning).
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
+def test_stack_on_records_in_cross_val_score(small_cohort):
+    X, y = small_cohort
+    stack = StackingERClassifier(
+        estimators=[
+            (
+                "radiomics",
+                make_study_pipeline(
+                    "radiomics", phases=("AP",), lasso_cv=3, random_state=0
+                ),
+            ),
+            (
+                "deep",
+                make_study_pipeline(
+                    "deep",
+                    phases=("AP",),
+                    weights=None,
+                    image_size=32,
+                    lasso_cv=3,
+                    random_state=0,
+                ).set_params(calibratedclassifiercv__cv=2),
+            ),
+        ],
+        cv=3,
+        random_state=0,
+    )
+    scores = cross_val_score(
+        stack, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=0)
+    )
+    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+    fitted = stack.fit(X, y)
+    proba = fitted.branch_predict_proba(X)
+    assert proba.index.equals(X.index)
+
+
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
+def test_texture_is_extracted_once_across_the_stack_folds(small_cohort, monkeypatch):
+    import ceusradiomics.extractors as extractors
+    from ceusradiomics import clear_feature_cache
+
+    X, y = small_cohort
+    clear_feature_cache("texture")
+    calls = []
+    original = extractors._roi_texture
+    monkeypatch.setattr(
+        extractors, "_roi_texture", lambda *a: calls.append(1) or original(*a)
+    )
+    branch = make_study_pipeline(
+        "radiomics", phases=("PP",), readers="primary", lasso_cv=3, random_state=0
+    )
+    StackingERClassifier(
+        estimators=[("radiomics", branch), ("again", clone(branch))],
+        cv=3,
+        random_state=0,
+    ).fit(X, y)
+    # 2 branches x (1 + 3 folds) fits, yet every ROI is computed once.
+    assert len(calls) == len(X)
