@@ -419,8 +419,11 @@ def _figures(out, labels, proba, names, radiomics, deep) -> list[str]:
     ):
         lasso = pipeline.named_steps["lassoselector"]
         coef = pd.Series(np.ravel(lasso.coef_), index=lasso.feature_names_in_)
-        plot_lasso_coefficients(coef, ax=ax)
-        ax.set_title(f"{title}: LASSO coefficients")
+        coef = coef[coef != 0]
+        shown = coef.reindex(coef.abs().sort_values(ascending=False).index[:20])
+        plot_lasso_coefficients(shown, ax=ax)
+        more = f" (20 largest of {len(coef)})" if len(coef) > 20 else ""
+        ax.set_title(f"{title}: LASSO coefficients{more}")
     save(fig, "lasso_coefficients.png")
     return written
 
