@@ -90,8 +90,9 @@ def run_demo(
         clinical = None
         source = f"manifest {manifest}"
     y = y.astype(int)
+    # A plain array of ids: a pyarrow-backed string index does not split.
     train, test = train_test_split(
-        X.index, test_size=0.3, stratify=y, random_state=random_state
+        X.index.to_numpy(), test_size=0.3, stratify=y, random_state=random_state
     )
     split = pd.Series("train", index=X.index).where(~X.index.isin(test), "test")
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ceusradiomics.__main__ import main
@@ -32,13 +33,44 @@ def test_demo_summary_prints_the_cohort_table(capsys):
     assert "Cirrhosis" in out and "AFP" in out
 
 
-def test_demo_runs_the_radiomics_model(capsys):
-    assert main(["demo", "--n-lesions", "40"]) == 0
-    out = capsys.readouterr().out
-    assert "Texture features: 849 per lesion" in out
-    assert "radiomics score =" in out
-    auc = re.search(r"AUC testing (\d\.\d+)", out)
-    assert auc is not None and 0 <= float(auc.group(1)) <= 1
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
+def test_demo_runs_the_study_and_writes_every_file(capsys, tmp_path):
+    out = tmp_path / "demo"
+    code = main(
+        [
+            "demo",
+            "--n-lesions",
+            "60",
+            "--image-size",
+            "32",
+            "--weights",
+            "none",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "radiomics features: 849 (extracted)" in printed
+    assert "radiomics score =" in printed
+    assert "Table 2" in printed and "DeLong" in printed
+    for name in [
+        "table2.csv",
+        "delong.csv",
+        "predictions.csv",
+        "report.md",
+        "roc.png",
+        "calibration.png",
+        "decision_curves.png",
+        "lasso_coefficients.png",
+    ]:
+        assert (out / name).stat().st_size > 0, name
+    table2 = pd.read_csv(out / "table2.csv")
+    assert len(table2) == 6
+    assert set(table2["model"]) == {"Radiomics", "ResNet50", "Deep learning radiomics"}
+    assert table2["AUC"].between(0, 1).all()
+    assert "## Table 2" in (out / "report.md").read_text()
 
 
 def test_unknown_command_exits_with_usage():
