@@ -7,6 +7,7 @@ matplotlib.
 """
 
 from ceusradiomics._cache import clear_feature_cache
+from ceusradiomics._perfusion_estimator import PerfusionExtractor
 from ceusradiomics._version import __version__
 from ceusradiomics.ensemble import StackingERClassifier
 from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
@@ -22,6 +23,7 @@ __all__ = [
     "ICCFilter",
     "LassoSelector",
     "MannWhitneySelector",
+    "PerfusionExtractor",
     "ResNetFeaturizer",
     "StackingERClassifier",
     "TextureExtractor",

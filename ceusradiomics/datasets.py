@@ -19,6 +19,13 @@ from scipy import fft as sp_fft
 from scipy import ndimage
 from scipy.spatial.distance import pdist
 
+from ceusradiomics.perfusion import (
+    PERFUSION_PARAMETERS,
+    BolusFit,
+    perfusion_parameters,
+    washout_onset,
+)
+
 __all__ = ["make_ceus_cohort"]
 
 _PHASES = ("US", "AP", "PP")
@@ -53,6 +60,19 @@ _FAN_HALF_ANGLE = np.deg2rad(40.0)
 # pixel at the largest radius).
 _N_ANGLES = 4096
 
+# Cine loops (cine=True): one contrast phase, its lesion ROI and a ring of
+# liver around it as the LI-RADS reference.
+_CINE_PHASE = "CEUS"
+_CINE_COLUMNS = (
+    f"{_CINE_PHASE}_cine",
+    f"{_CINE_PHASE}_mask",
+    f"{_CINE_PHASE}_reference_mask",
+)
+_CINE_NOISE_DB = 6.0  # electronic noise floor above the display floor
+_CINE_TISSUE_DB = 12.0  # tissue signal left by the contrast-specific pulses
+# Display ceiling in power units (the floor is 1): the unit of the truth.
+_CINE_CEILING = 10.0 ** (_DYNAMIC_RANGE_DB / 10.0)
+
 _SEX = pd.CategoricalDtype(["F", "M"])
 _SIZE_GROUP = pd.CategoricalDtype(["<5", ">=5"], ordered=True)
 _POSNEG = pd.CategoricalDtype(["negative", "positive"])
@@ -68,8 +88,15 @@ def make_ceus_cohort(
     er_fraction: float = 68 / 172,
     image_size: int = 256,
     second_reader_fraction: float = 0.3,
+    cine: bool = False,
+    cine_frame_rate: float = 1.0,
+    cine_duration: float = 180.0,
+    cine_size: int = 64,
     random_state: int | np.random.Generator | np.random.RandomState | None = 0,
-) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+) -> (
+    tuple[pd.DataFrame, pd.Series, pd.DataFrame]
+    | tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.DataFrame]
+):
     r"""Generate a synthetic CEUS cohort of hepatocellular carcinomas.
 
     Each lesion has three co-registered 2-D images, grey-scale ultrasound
@@ -98,6 +125,18 @@ def make_ceus_cohort(
         Fraction of lesions that the second reader also delineated (on all
         three phases), in [0, 1]. When it is positive, at least
         ``min(3, n_lesions)`` lesions are drawn, enough for an ICC.
+    cine : bool, default=False
+        Also synthesise a contrast cine loop per lesion (the ``CEUS_*``
+        columns) and return its ground truth as a fourth value. The other
+        columns, `y` and `clinical` are the same with or without it.
+    cine_frame_rate : float, default=1.0
+        Frames per second of the cine loops (clinical clips run at 8-15; the
+        default keeps the cohort small, see Notes).
+    cine_duration : float, default=180.0
+        Length of the loops in seconds after the injection, at least 60.
+    cine_size : int, default=64
+        Side of the square cine frames in pixels (same 12.8 cm field of
+        view), at least 32.
     random_state : int, Generator, RandomState or None, default=0
         Seed of the cohort. An int gives the same cohort on every call; a
         generator is used once to draw such a seed; None draws fresh entropy.
@@ -123,6 +162,18 @@ def make_ceus_cohort(
         (``"<5"``/``">=5"``), ``hepatitis`` and ``cirrhosis``
         (``"negative"``/``"positive"``) and ``afp_group`` (``"<20"``,
         ``"20-400"``, ``">400"`` ng/ml), as categoricals.
+    perfusion : pandas.DataFrame
+        Only with ``cine=True``: the ground truth of each lesion's cine,
+        indexed like `X`. The true VueBox parameters of the lesion ROI's
+        curve, named as :class:`~ceusradiomics.PerfusionExtractor` names its
+        output (``CEUS_TIC_PE``, ``CEUS_TIC_TTP``, ..., ``CEUS_TIC_FT``, no
+        QOF) plus ``CEUS_TIC_WashoutOnset`` (NaN when the lesion does not
+        wash out within the loop), and the lognormal parameters that
+        generated the lesion and reference curves (``lesion_offset``,
+        ``lesion_auc``, ``lesion_mu``, ``lesion_sigma``, ``lesion_t0``,
+        ``reference_offset``, ..., ``reference_t0``). Amplitudes are in
+        linearised echo power relative to the top of the 60 dB display, the
+        unit of ``PerfusionExtractor(linearize="log", dynamic_range_db=60)``.
 
     See Also
     --------
@@ -197,6 +248,47 @@ def make_ceus_cohort(
     lesion at the stated pixel spacing, rounded to 0.1 cm; the AFP group
     depends mildly on ER (P(>400) 0.53 with ER, 0.39 without).
 
+    **Cine loops** (``cine=True``). Columns ``CEUS_cine`` (a tuple
+    ``(frames, times)``: ``uint8`` frames of shape ``(n, cine_size,
+    cine_size)`` with ``n = floor(cine_duration * cine_frame_rate) + 1`` and
+    their times in seconds after the injection, from 0), ``CEUS_mask`` (the
+    lesion, centred in the frame) and ``CEUS_reference_mask`` (a ring of
+    liver around the lesion, for the LI-RADS wash-out). The expected echo
+    power of a pixel is
+
+    .. math::
+
+        P(\mathbf{x}, t) = N + B(\mathbf{x}) + M(\mathbf{x})\,
+        b_{L|R}(t),
+
+    with an electronic noise floor :math:`N` (6 dB), the residual tissue
+    signal of contrast mode :math:`B` (12 dB in the liver, shifted by the
+    lesion's echogenicity inside it), a perfusion texture :math:`M` of mean
+    1 over each ROI, and the lognormal bolus :math:`b_L` of the lesion
+    inside it and :math:`b_R` of the liver outside. Speckle, PSF and the
+    60 dB log compression are those of the still images, drawn afresh in
+    every frame (microbubbles move between frames). Per lesion, with
+    :math:`z \sim N(0, 1)`:
+
+    ==========================  ==============================================
+    lesion curve                model
+    ==========================  ==============================================
+    arrival :math:`t_0` (s)     :math:`14 - y + 2z`, clipped to 8..22
+    arrival to peak (s)         :math:`\exp(\ln 11 - 0.25 y + 0.2 z)`,
+                                clipped to 4..30
+    :math:`\sigma` (wash-out)   :math:`0.85 - 0.15 y + 0.1 z`, clipped to
+                                0.35..1.3
+    peak (dB above the floor)   :math:`28 +` the AP enhancement above,
+                                clipped to 30..46
+    ==========================  ==============================================
+
+    The liver arrives :math:`5 + z` s later, peaks :math:`25 + 3z` s after
+    its arrival with :math:`\sigma = 1 + 0.05 z` and 31 + 1.5 z dB, a
+    longer, lower plateau, so the lesion washes out below it: early recurrence
+    means a faster wash-in and an earlier, faster wash-out. A 64-pixel,
+    1 frame/s, 3-minute loop weighs 0.74 MB, 127 MB for the 172 lesions;
+    the memory grows as ``cine_size**2 * cine_frame_rate * cine_duration``.
+
     **Randomness.** ``random_state`` gives a root entropy. The ER labels and
     the second-reader subset come from the stream ``SeedSequence(entropy,
     spawn_key=(0,))``; lesion ``i`` draws everything else from
@@ -204,7 +296,9 @@ def make_ceus_cohort(
     (geometry and levels, image noise, second reader, clinical). Lesion
     ``i``'s standard-normal draws therefore do not depend on ``n_lesions``
     or on the other lesions; its label (from the cohort-level permutation)
-    only shifts the attributes above.
+    only shifts the attributes above. The cine of lesion ``i`` draws from
+    ``SeedSequence(entropy, spawn_key=(2, i))``, so asking for it changes no
+    other value.
 
     References
     ----------
@@ -242,6 +336,12 @@ def make_ceus_cohort(
     n_lesions, er_fraction, image_size, second_reader_fraction = _check_params(
         n_lesions, er_fraction, image_size, second_reader_fraction
     )
+    if cine:
+        cine_scanner = _CineScanner(
+            *_check_cine_params(cine, cine_frame_rate, cine_duration, cine_size)
+        )
+    elif not isinstance(cine, (bool, np.bool_)):
+        raise TypeError(f"cine must be a bool; got {cine!r}.")
     entropy = _root_entropy(random_state)
     size = image_size
     scale = size / _REF_SIZE
@@ -258,7 +358,7 @@ def make_ceus_cohort(
     scanner = _Scanner(size)
     width = len(str(n_lesions))
     ids = pd.Index([f"L{i + 1:0{width}d}" for i in range(n_lesions)], name="lesion_id")
-    records, clinical_rows = [], []
+    records, clinical_rows, truth_rows = [], [], []
     for i in range(n_lesions):
         streams = np.random.SeedSequence(entropy, spawn_key=(1, i)).spawn(4)
         rng_lesion, rng_noise, rng_reader, rng_clin = map(
@@ -275,6 +375,15 @@ def make_ceus_cohort(
                 if has_r2[i]
                 else None
             )
+        if cine:
+            rng_cine = np.random.default_rng(
+                np.random.SeedSequence(entropy, spawn_key=(2, i))
+            )
+            cine_record, truth = cine_scanner.acquire(
+                lesion, int(labels[i]), rng_cine, size
+            )
+            record.update(cine_record)
+            truth_rows.append(truth)
         records.append(record)
         clin["size_cm"] = round(lesion.feret_diameter * _pixel_spacing_cm(size), 1)
         clinical_rows.append(clin)
@@ -284,7 +393,13 @@ def make_ceus_cohort(
     X = pd.DataFrame.from_records(records, index=ids, columns=columns)
     y = pd.Series(labels.astype(int), index=ids.copy(), name="ER")
     clinical = _clinical_frame(clinical_rows, ids.copy())
-    return X, y, clinical
+    if not cine:
+        return X, y, clinical
+    for column in _CINE_COLUMNS:
+        # object Series: a (frames, times) tuple stays one cell.
+        X[column] = pd.Series([r[column] for r in records], index=X.index, dtype=object)
+    perfusion = pd.DataFrame.from_records(truth_rows, index=ids.copy())
+    return X, y, clinical, perfusion
 
 
 def _pixel_spacing_cm(image_size: int) -> float:
@@ -695,3 +810,157 @@ class _Scanner:
         mask = np.zeros((self.n, self.n), dtype=bool)
         mask[box] = dist <= boundary + offset + _interp_periodic(table, theta)
         return self._crop(mask, phase, lesion).copy()
+
+
+def _check_cine_params(cine, frame_rate, duration, size):
+    """Validate the cine parameters of :func:`make_ceus_cohort`."""
+    if not isinstance(cine, (bool, np.bool_)):
+        raise TypeError(f"cine must be a bool; got {cine!r}.")
+    for name, value, low in (
+        ("cine_frame_rate", frame_rate, 0.0),
+        ("cine_duration", duration, 60.0),
+    ):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(
+                f"{name} must be a float; got {value!r} of type {type(value).__name__}."
+            )
+        if not (np.isfinite(value) and value > low if low == 0 else value >= low):
+            bound = "> 0" if low == 0 else f">= {low:g} s (a wash-out must fit)"
+            raise ValueError(f"{name} must be {bound}; got {value}.")
+    if not isinstance(size, numbers.Integral) or isinstance(size, bool):
+        raise TypeError(
+            f"cine_size must be an int >= 32; got {size!r} of type "
+            f"{type(size).__name__}."
+        )
+    if size < 32:
+        raise ValueError(f"cine_size must be an int >= 32; got {size}.")
+    n_frames = int(np.floor(duration * frame_rate + 1e-9)) + 1
+    return int(size), float(frame_rate), n_frames
+
+
+def _lognormal_for_peak(peak: float, mode: float, sigma: float) -> tuple[float, float]:
+    """(auc, mu) of the lognormal bolus whose peak `peak` lies `mode` s after t0."""
+    mu = np.log(mode) + sigma**2
+    density_at_mode = np.exp(-0.5 * sigma**2) / (np.sqrt(2.0 * np.pi) * sigma * mode)
+    return float(peak / density_at_mode), float(mu)
+
+
+class _CineScanner:
+    """Contrast cine loops of a lesion centred in a small square frame."""
+
+    def __init__(self, size: int, frame_rate: float, n_frames: int):
+        self.size = size
+        self.times = np.arange(n_frames) / frame_rate
+        scale = size / _REF_SIZE
+        self.psf = tuple(s * scale for s in _PSF_SIGMA["AP"])
+        delta = np.zeros((33, 33))
+        delta[16, 16] = 1.0
+        # ||h||^2 of the PSF, divided out so that E[power] = P.
+        self.psf_gain = float(
+            np.sum(ndimage.gaussian_filter(delta, self.psf, truncate=3.0) ** 2)
+        )
+        centre = (size - 1) / 2.0
+        grid = np.arange(size, dtype=float) - centre
+        self.dy, self.dx = grid[:, None], grid[None, :]
+
+    def _curves(self, lesion: _Lesion, er: int, rng: np.random.Generator):
+        """Lognormal parameters (offset, auc, mu, sigma, t0) of lesion and liver."""
+        z = rng.standard_normal(7)
+        t0 = float(np.clip(14.0 - 1.0 * er + 2.0 * z[0], 8.0, 22.0))
+        mode = float(np.clip(np.exp(np.log(11.0) - 0.25 * er + 0.2 * z[1]), 4.0, 30.0))
+        sigma = float(np.clip(0.85 - 0.15 * er + 0.1 * z[2], 0.35, 1.3))
+        peak_db = float(np.clip(28.0 + lesion.enhancement_db, 30.0, 46.0))
+        auc, mu = _lognormal_for_peak(10.0 ** (peak_db / 10.0), mode, sigma)
+        ref_t0 = t0 + float(np.clip(5.0 + z[3], 2.0, 8.0))
+        ref_mode = float(np.clip(25.0 + 3.0 * z[4], 15.0, 40.0))
+        ref_sigma = float(np.clip(1.0 + 0.05 * z[5], 0.85, 1.15))
+        ref_auc, ref_mu = _lognormal_for_peak(
+            10.0 ** ((31.0 + 1.5 * z[6]) / 10.0), ref_mode, ref_sigma
+        )
+        noise = 10.0 ** (_CINE_NOISE_DB / 10.0)
+        liver = 10.0 ** (_CINE_TISSUE_DB / 10.0)
+        tumour = 10.0 ** ((_CINE_TISSUE_DB + lesion.echogenicity_db) / 10.0)
+        return (
+            (noise + tumour, auc, mu, sigma, t0),
+            (noise + liver, ref_auc, ref_mu, ref_sigma, ref_t0),
+        )
+
+    def acquire(self, lesion: _Lesion, er: int, rng: np.random.Generator, size: int):
+        """The cine columns of one lesion and the ground truth of its curves."""
+        n = self.size
+        lesion_curve, liver_curve = self._curves(lesion, er, rng)
+        theta = np.arctan2(self.dy, self.dx)
+        dist = np.hypot(self.dy, self.dx)
+        boundary = lesion.radius(theta) * (n / size)
+        mask = dist <= boundary
+        r_eq = np.sqrt(mask.sum() / np.pi)
+        gap, width = max(1.0, 0.15 * r_eq), max(2.0, 0.5 * r_eq)
+        reference = (dist > boundary + gap) & (dist <= boundary + gap + width)
+
+        # Perfusion textures of mean exactly 1 over each ROI, so the ROI's
+        # expected mean is the generating curve.
+        texture = np.where(
+            mask,
+            10.0 ** (0.05 * lesion.heterogeneity_db * _smooth_field(rng, (n, n), 1.5)),
+            10.0 ** (0.1 * _smooth_field(rng, (n, n), 2.5)),
+        )
+        texture[mask] /= texture[mask].mean()
+        texture[~mask] /= texture[reference].mean()
+        baseline = np.where(mask, lesion_curve[0], liver_curve[0])
+        lesion_bolus = BolusFit("lognormal", _named(lesion_curve))
+        liver_bolus = BolusFit("lognormal", _named(liver_curve))
+        frames = np.empty((self.times.size, n, n), dtype=np.uint8)
+        chunk = 64
+        for start in range(0, self.times.size, chunk):
+            t = self.times[start : start + chunk]
+            bolus = np.where(
+                mask,
+                lesion_bolus(t)[:, None, None] - lesion_curve[0],
+                liver_bolus(t)[:, None, None] - liver_curve[0],
+            )
+            power = baseline + texture * bolus
+            # Complex circular Gaussian scatterers of power P, through the PSF.
+            rf = rng.standard_normal((t.size, 2, n, n))
+            rf *= np.sqrt(0.5 * power)[:, None]
+            rf = ndimage.gaussian_filter(rf, (0.0, 0.0, *self.psf), truncate=3.0)
+            detected = np.einsum("fcij,fcij->fij", rf, rf) / self.psf_gain
+            np.maximum(detected, 1e-16, out=detected)
+            grey = np.log10(detected) * (10.0 * 255.0 / _DYNAMIC_RANGE_DB)
+            np.clip(grey, 0.0, 255.0, out=grey)
+            frames[start : start + t.size] = np.rint(grey)
+
+        truth = _cine_truth(lesion_bolus, liver_bolus, self.times[-1])
+        record = dict(
+            zip(
+                _CINE_COLUMNS,
+                ((frames, self.times.copy()), mask, reference),
+                strict=True,
+            )
+        )
+        return record, truth
+
+
+def _named(curve) -> dict[str, float]:
+    return dict(zip(("offset", "auc", "mu", "sigma", "t0"), curve, strict=True))
+
+
+def _cine_truth(lesion: BolusFit, liver: BolusFit, t_last: float) -> dict:
+    """Ground-truth parameters, in echo power relative to the display ceiling."""
+
+    def relative(fit: BolusFit) -> BolusFit:
+        params = dict(fit.params)
+        params["offset"] /= _CINE_CEILING
+        params["auc"] /= _CINE_CEILING
+        return BolusFit("lognormal", params, t_first=0.0, t_last=t_last)
+
+    lesion, liver = relative(lesion), relative(liver)
+    values = perfusion_parameters(lesion)
+    truth = {
+        f"{_CINE_PHASE}_TIC_{name}": values[name]
+        for name in PERFUSION_PARAMETERS
+        if name != "QOF"
+    }
+    truth[f"{_CINE_PHASE}_TIC_WashoutOnset"] = washout_onset(lesion, liver)
+    for prefix, fit in (("lesion", lesion), ("reference", liver)):
+        truth.update({f"{prefix}_{k}": v for k, v in fit.params.items()})
+    return truth

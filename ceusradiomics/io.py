@@ -37,6 +37,7 @@ __all__ = [
     "load_cohort",
     "load_roi",
     "mask_readers",
+    "read_cine",
     "read_image",
     "read_mask",
     "validate_roi",
@@ -1147,3 +1148,274 @@ def _is_path_name(column: Any) -> bool:
     return isinstance(column, str) and (
         column.endswith(_IMAGE_SUFFIX) or _MASK_SUFFIX in column
     )
+
+
+# --------------------------------------------------------------------------
+# Cine loops
+# --------------------------------------------------------------------------
+
+# DICOM tags of the frame timing (PS3.3 C.7.6.5, Cine Module).
+_FRAME_TIME_TAG = 0x00181063
+_FRAME_TIME_VECTOR_TAG = 0x00181065
+
+
+def _check_times(times: Any, n_frames: int, what: str) -> np.ndarray:
+    times = np.asarray(times, dtype=np.float64)
+    if times.shape != (n_frames,):
+        raise ValueError(
+            f"times must hold one value per frame: {what} has {n_frames} "
+            f"frame(s), got times of shape {times.shape}"
+        )
+    if not np.all(np.isfinite(times)):
+        raise ValueError("times must be finite")
+    if np.any(np.diff(times) <= 0):
+        k = int(np.flatnonzero(np.diff(times) <= 0)[0])
+        raise ValueError(
+            f"times must be strictly increasing; got {times[k]:g} then "
+            f"{times[k + 1]:g} at index {k + 1}"
+        )
+    return times
+
+
+def _dicom_times(ds: Any, n_frames: int, what: str) -> np.ndarray | None:
+    """Frame times in s from Frame Time Vector or Frame Time, or None."""
+    pointer = ds.get("FrameIncrementPointer")
+    pointers = [] if pointer is None else [int(p) for p in np.atleast_1d(pointer)]
+    # Honour the Frame Increment Pointer; otherwise prefer the exact vector.
+    order = [_FRAME_TIME_VECTOR_TAG, _FRAME_TIME_TAG]
+    if _FRAME_TIME_TAG in pointers and _FRAME_TIME_VECTOR_TAG not in pointers:
+        order.reverse()
+    for tag in order:
+        value = ds.get(tag)
+        if value is None or value.value in (None, ""):
+            continue
+        if tag == _FRAME_TIME_TAG:
+            frame_time = float(value.value)
+            if not (np.isfinite(frame_time) and frame_time > 0):
+                raise ValueError(
+                    f"{what} has Frame Time (0018,1063) = {value.value} ms; "
+                    "pass frame_rate= or times= instead"
+                )
+            return np.arange(n_frames) * (frame_time / 1000.0)
+        increments = np.array([float(v) for v in np.atleast_1d(value.value)])
+        if increments.shape != (n_frames,):
+            raise ValueError(
+                f"{what} has a Frame Time Vector (0018,1065) of "
+                f"{increments.size} value(s) for {n_frames} frames; pass "
+                "frame_rate= or times= instead"
+            )
+        # The first increment is 0 by definition (PS3.3 C.7.6.5.1.2); the
+        # times count from the first frame whatever it holds.
+        times = (np.cumsum(increments) - increments[0]) / 1000.0
+        return _check_times(times, n_frames, what)
+    return None
+
+
+def read_cine(
+    source: _ImageSource | Iterable[Any],
+    *,
+    frame_rate: float | None = None,
+    times: Iterable[float] | None = None,
+    color: str = "luma",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a cine loop: its frames and their acquisition times in seconds.
+
+    Accepted sources are a multi-frame DICOM file or
+    :class:`pydicom.dataset.Dataset` (an ultrasound cine), a multi-page TIFF
+    or animated image file, a stack of frames as one array
+    ``(frames, rows, columns[, channels])``, or a sequence of 2-D images
+    (arrays or paths), one per frame. Each frame comes out as
+    :func:`read_image` would give it with ``frame=k``, colour converted to grey
+    by `color`.
+
+    Parameters
+    ----------
+    source : path, pydicom.Dataset, ndarray or sequence of images
+        The cine.
+    frame_rate : float, optional
+        Frames per second; the frames are then ``1 / frame_rate`` s apart.
+        Overrides the timing stored in a DICOM file.
+    times : array_like of shape (n_frames,), optional
+        Explicit acquisition times in seconds, strictly increasing. Excludes
+        `frame_rate`.
+    color : {"luma", "red", "green", "blue", "error"}, default="luma"
+        Colour to grey conversion, as in :func:`read_image`.
+
+    Returns
+    -------
+    frames : ndarray of shape (n_frames, rows, columns)
+        The grey frames, stacked in their common dtype (``uint8`` for 8-bit
+        grey video, ``float64`` for colour converted to luma).
+    times : ndarray of float64, shape (n_frames,)
+        Seconds from the first frame (or `times` as given).
+
+    Raises
+    ------
+    ValueError
+        If the source holds no timing and neither `frame_rate` nor `times` is
+        given (the message names the DICOM attributes looked for), both are
+        given, the timing is inconsistent with the frame count, the frames
+        differ in shape, or as :func:`read_image`.
+    TypeError
+        If `source` is of another type.
+    FileNotFoundError
+        If a path does not exist.
+
+    See Also
+    --------
+    read_image : One frame.
+    ceusradiomics.perfusion.time_intensity_curve : The ROI's intensity over time.
+
+    Notes
+    -----
+    DICOM timing is read from the Cine Module [1]_: Frame Time Vector
+    (0018,1065), the increments in ms between consecutive frames (the first
+    is 0), or Frame Time (0018,1063), the constant interval in ms; the Frame
+    Increment Pointer (0028,0009) decides when both are present. Times count
+    from the first frame; subtract the injection time when the recording did
+    not start with it (the liver phase windows are counted from the
+    injection).
+
+    A loop is held in memory in full: 1800 frames (3 min at 10 frames/s) of
+    480 x 640 8-bit grey pixels take 553 MB, and colour frames become
+    ``float64`` luma, eight times more.
+
+    References
+    ----------
+    .. [1] NEMA PS3.3, "DICOM Part 3: Information Object Definitions",
+       section C.7.6.5 (Cine Module).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ceusradiomics.io import read_cine
+    >>> frames, times = read_cine(np.zeros((3, 4, 4), dtype=np.uint8), frame_rate=2.0)
+    >>> frames.shape, times
+    ((3, 4, 4), array([0. , 0.5, 1. ]))
+    >>> read_cine([np.zeros((4, 4)), np.ones((4, 4))], times=[10.0, 10.4])[1]
+    array([10. , 10.4])
+    """
+    _check_color(color)
+    if frame_rate is not None and times is not None:
+        raise ValueError(
+            "pass either frame_rate= or times=, not both; got frame_rate="
+            f"{frame_rate!r} and times"
+        )
+    if frame_rate is not None:
+        if isinstance(frame_rate, (bool, np.bool_)) or not isinstance(
+            frame_rate, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(
+                f"frame_rate must be a positive number of frames per second; "
+                f"got {frame_rate!r}"
+            )
+        if not (np.isfinite(frame_rate) and frame_rate > 0):
+            raise ValueError(
+                "frame_rate must be a positive number of frames per second; "
+                f"got {frame_rate!r}"
+            )
+
+    stored_times = None
+    is_dicom = False
+    if isinstance(source, np.ndarray):
+        what = f"the array of shape {source.shape}"
+        if source.ndim == 2:
+            source = source[None]
+        if source.ndim not in (3, 4):
+            raise ValueError(
+                "a cine array must be (frames, rows, columns) or (frames, rows, "
+                f"columns, channels); got shape {source.shape}"
+            )
+        frames = [
+            _to_grey(_select_array_frame(source, k), color, what)
+            for k in range(source.shape[0])
+        ]
+    elif _is_pydicom_dataset(source) or (
+        isinstance(source, (str, os.PathLike))
+        and os.path.isfile(os.fspath(source))
+        and _looks_like_dicom(os.fsdecode(os.fspath(source)))
+    ):
+        if _is_pydicom_dataset(source):
+            ds, what = source, "the DICOM dataset"
+        else:
+            import pydicom
+            from pydicom.errors import InvalidDicomError
+
+            path = os.fsdecode(os.fspath(source))
+            what = f"'{path}'"
+            try:
+                ds = pydicom.dcmread(path)
+            except InvalidDicomError as exc:
+                raise ValueError(f"cannot read {what} as DICOM: {exc}") from exc
+        is_dicom = True
+        n_frames = int(ds.get("NumberOfFrames") or 1)
+        frames = [
+            _to_grey(_read_dicom(ds, k, what), color, what) for k in range(n_frames)
+        ]
+        stored_times = _dicom_times(ds, n_frames, what)
+    elif isinstance(source, (str, os.PathLike)):
+        path = os.fsdecode(os.fspath(source))
+        what = f"'{path}'"
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such cine file: '{path}'")
+        if os.path.isdir(path):
+            raise ValueError(
+                f"{what} is a directory; pass the list of its frame files in "
+                "order (e.g. sorted(glob(...)))"
+            )
+        try:
+            img = Image.open(path)
+        except UnidentifiedImageError as exc:
+            raise ValueError(
+                f"cannot read {what} as a cine; supported are multi-frame DICOM, "
+                "multi-page TIFF or animated images, arrays and lists of images"
+            ) from exc
+        with img:
+            frames = [
+                _to_grey(_read_pillow(img, k, what), color, what)
+                for k in range(getattr(img, "n_frames", 1))
+            ]
+    elif isinstance(source, (list, tuple)):
+        if not source:
+            raise ValueError("source is an empty sequence of frames")
+        frames = []
+        for k, item in enumerate(source):
+            try:
+                frames.append(read_image(item, color=color))
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"frame {k} of the sequence: {exc}") from exc
+        what = f"the sequence of {len(frames)} images"
+    else:
+        raise TypeError(
+            "source must be a multi-frame DICOM file or pydicom Dataset, a "
+            "multi-page image file, an array of frames or a list of images; got "
+            f"{type(source).__name__}"
+        )
+
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        first = frames[0].shape
+        k = next(i for i, f in enumerate(frames) if f.shape != first)
+        raise ValueError(
+            f"the frames of {what} differ in shape: frame 0 is {first}, frame "
+            f"{k} is {frames[k].shape}"
+        )
+    stack = np.stack(frames)
+    n_frames = stack.shape[0]
+    if times is not None:
+        out_times = _check_times(times, n_frames, what)
+    elif frame_rate is not None:
+        out_times = np.arange(n_frames) / float(frame_rate)
+    elif stored_times is not None:
+        out_times = stored_times
+    else:
+        stored = (
+            " has neither Frame Time (0018,1063) nor Frame Time Vector (0018,1065)"
+            if is_dicom
+            else " stores no frame timing"
+        )
+        raise ValueError(
+            f"{what}{stored}; pass frame_rate= (frames per second) or times= "
+            "(seconds per frame)"
+        )
+    return stack, out_times
