@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer, make_column_selector
@@ -238,7 +239,9 @@ class StackingERClassifier(StackingClassifier):
             default="auto"
         As in :class:`~sklearn.ensemble.StackingClassifier`.
     n_jobs : int, default=None
-        Parallel fits of the branches.
+        Parallel fits of the branches and of their folds, in threads (the
+        extractors' caches are per process, so processes would extract every
+        lesion again).
     passthrough : bool, default=False
         Also give the meta-learner the branches' input (rarely useful here).
     verbose : int, default=0
@@ -374,7 +377,14 @@ class StackingERClassifier(StackingClassifier):
         # for the duration of the fit, so get_params() stays what the user set.
         self._capture_oof = True
         try:
-            with _temporary_params(self, estimators=estimators, cv=cv):
+            # Threads, not processes, for n_jobs: the extractors' feature
+            # caches live in this process, so workers in other processes would
+            # extract every lesion again. liblinear, the forests and torch
+            # release the GIL.
+            with (
+                _temporary_params(self, estimators=estimators, cv=cv),
+                parallel_config(prefer="threads"),
+            ):
                 super().fit(X, y, **fit_params)
         finally:
             del self._capture_oof
