@@ -28,6 +28,18 @@ NORMALIZATIONS: tuple[str, ...] = ("none", "3sigma", "1-99", "minmax")
 # --------------------------------------------------------------------------
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """``sum(a * b)`` of two 1-D float arrays, without BLAS.
+
+    OpenBLAS splits a dot product of more than 10,000 elements over its
+    threads: on a busy machine (or next to joblib workers) that costs more
+    than the sum itself, and the result's last bits depend on the thread
+    count. numpy's own einsum loop is single-threaded and as fast, so a
+    feature is the same whatever the process's BLAS threads are.
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
 def _check_image_mask(
     image: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -308,7 +320,7 @@ def _range_from_values(
     d = x - mu
     # Sample SD (ddof=1) as in Kociołek's NormParamsMeanP3Std; a single pixel
     # has no spread, so sigma = 0 (a constant ROI) rather than 0/0.
-    sigma = float(np.sqrt(d @ d / (x.size - 1))) if x.size > 1 else 0.0
+    sigma = float(np.sqrt(_dot(d, d) / (x.size - 1))) if x.size > 1 else 0.0
     return mu - 3.0 * sigma, mu + 3.0 * sigma
 
 

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ceusradiomics.exceptions import DegenerateROIWarning
-from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi
+from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi, _dot
 
 __all__ = ["autoregressive_feature_names", "autoregressive_features"]
 
@@ -137,7 +137,7 @@ def autoregressive_features(image: np.ndarray, mask: np.ndarray) -> dict[str, fl
     x = values.astype(np.float64)
     mu = float(x.sum()) / x.size
     x -= mu
-    var = float(x @ x) / x.size
+    var = _dot(x, x) / x.size
     if values.min() == values.max() or not var > 0.0:
         warnings.warn(
             "autoregressive: the ROI is constant (every pixel equals "
@@ -193,7 +193,7 @@ def autoregressive_features(image: np.ndarray, mask: np.ndarray) -> dict[str, fl
         np.multiply(weight, flat[lo + oi : hi + oi], out=weighted)
         for j in range(i, 5):
             oj = offsets[j]
-            gram[i, j] = gram[j, i] = weighted @ flat[lo + oj : hi + oj]
+            gram[i, j] = gram[j, i] = _dot(weighted, flat[lo + oj : hi + oj])
     theta, _, rank, _ = np.linalg.lstsq(gram[1:, 1:], gram[1:, 0], rcond=_RCOND)
     if rank < 4:
         warnings.warn(

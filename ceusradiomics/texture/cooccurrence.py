@@ -23,6 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ceusradiomics.exceptions import DegenerateROIWarning
+from ceusradiomics.texture import _kernels
 from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi
 
 __all__ = [
@@ -284,6 +285,33 @@ def _padded_counts(
     padding lets :func:`_haralick` read the sum and difference distributions as
     strided views without copying.
     """
+    L = levels
+    width = 2 * L
+    size = (L + 1) * width
+    h, w = work.shape
+    pad = max(abs(dc) for _, dc in steps)
+    stride = w + pad
+    kernel = _kernels.compiled("glcm_counts_loop")
+    if kernel is not None:
+        # Rows of `stride` with -1 outside the ROI, and a margin of -1 before
+        # and after, so that every partner index is in bounds.
+        shifts = np.array([dr * stride + dc for dr, dc in steps], dtype=np.int64)
+        margin = int(np.abs(shifts).max())
+        flat = np.full(h * stride + 2 * margin, -1, dtype=np.int32)
+        grid = flat[margin : margin + h * stride].reshape(h, stride)
+        grid[:, :w] = np.where(mask, work, -1)
+        roi = np.flatnonzero(flat >= 0)
+        base = flat[roi].astype(np.int64) * width + (L - 1)
+        counts = np.zeros((len(steps), size), dtype=np.int64)
+        kernel(flat, roi, base, shifts, counts)
+        return counts
+    return _padded_counts_numpy(work, mask, steps, levels)
+
+
+def _padded_counts_numpy(
+    work: np.ndarray, mask: np.ndarray, steps: Sequence[tuple[int, int]], levels: int
+) -> np.ndarray:
+    """:func:`_padded_counts` with numpy only (a ``np.bincount`` per offset)."""
     L = levels
     width = 2 * L
     size = (L + 1) * width
@@ -793,6 +821,11 @@ def co_occurrence_features(
     labels, steps, names = _layout(_check_distances(distances))
     work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
     counts = _padded_counts(work, mask_c, steps, levels)
-    values = _haralick(counts, levels, symmetrize=True)
+    kernel = _kernels.compiled("glcm_symmetric_features_loop")
+    if kernel is None:
+        values = _haralick(counts, levels, symmetrize=True)
+    else:
+        values = np.empty((counts.shape[0], len(HARALICK_FEATURES)))
+        kernel(counts, levels, 2 * levels, values)
     _warn_degenerate(values, labels, stacklevel=3)
     return dict(zip(names, values.ravel().tolist(), strict=True))

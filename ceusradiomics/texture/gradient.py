@@ -17,6 +17,7 @@ from ceusradiomics.texture._quantize import (
     _check_finite_roi,
     _check_image_mask,
     _crop_to_roi,
+    _dot,
     _roi_bbox,
 )
 
@@ -263,6 +264,6 @@ def gradient_features(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
         return features
     features["GrMean"] = mean
     features["GrVariance"] = var
-    features["GrSkewness"] = float(d2 @ d) / n / var**1.5
-    features["GrKurtosis"] = float(d2 @ d2) / n / (var * var) - 3.0
+    features["GrSkewness"] = _dot(d2, d) / n / var**1.5
+    features["GrKurtosis"] = _dot(d2, d2) / n / (var * var) - 3.0
     return features

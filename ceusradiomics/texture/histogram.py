@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ceusradiomics.exceptions import DegenerateROIWarning
-from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi
+from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi, _dot
 
 __all__ = ["histogram_feature_names", "histogram_features"]
 
@@ -180,9 +180,9 @@ def histogram_features(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
         mean = float(x.sum() / n)
         d = x - mean
         d2 = d * d
-        var = float(d @ d) / n
-        m3 = float(d2 @ d) / n
-        m4 = float(d2 @ d2) / n
+        var = _dot(d, d) / n
+        m3 = _dot(d2, d) / n
+        m4 = _dot(d2, d2) / n
         percentiles = np.partition(x, ranks)[ranks]
 
     features = dict.fromkeys(_NAMES, np.nan)

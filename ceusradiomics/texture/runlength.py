@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ceusradiomics.texture import _kernels
 from ceusradiomics.texture.cooccurrence import _roi_levels
 
 __all__ = [
@@ -69,6 +70,7 @@ def run_length_feature_names() -> list[str]:
 
 
 _NAMES = tuple(f"{d}_{f}" for d in RUN_LENGTH_DIRECTIONS for f in RUN_LENGTH_FEATURES)
+_STEPS = np.array(list(RUN_LENGTH_DIRECTIONS.values()), dtype=np.int64)
 
 
 def _direction_name(direction: str | tuple[int, int]) -> str:
@@ -334,25 +336,11 @@ def run_length_features(
     >>> round(f["Horzl_LngREmph"], 4), round(f["Horzl_ShrtREmp"], 4)
     (4.25, 0.3264)
     """
-    grid, n_pixels, levels = _prepare(image, mask, levels)
-    # All four directions end to end, so that one pass finds every run.
-    parts = [_lines(grid, name, levels) for name in RUN_LENGTH_DIRECTIONS]
-    bounds = np.cumsum([0] + [part.size for part in parts])
-    flat = np.concatenate(parts)
-    starts, run_levels, lengths = _runs(flat)
-    # Runs of the sentinel (outside pixels and separators) are few: count
-    # them apart and subtract them, rather than filter the long run arrays.
-    outside = np.flatnonzero(run_levels == levels)
-    cut = np.searchsorted(starts, bounds)
-    cut_out = np.searchsorted(outside, cut)
+    histograms = _run_histograms(image, mask, levels)
+    # Every ROI pixel lies in exactly one run of a direction: N = sum l P(l).
+    n_pixels = int(histograms[0][0] @ np.arange(histograms[0][0].size))
     values = []
-    for k in range(len(RUN_LENGTH_DIRECTIONS)):
-        lo, hi = cut[k], cut[k + 1]
-        by_length = np.bincount(lengths[lo:hi])
-        by_length -= np.bincount(
-            lengths[outside[cut_out[k] : cut_out[k + 1]]], minlength=by_length.size
-        )
-        by_level = np.bincount(run_levels[lo:hi], minlength=levels + 1)[:levels]
+    for by_length, by_level in histograms:
         n_runs = int(by_level.sum())
         ell = np.arange(by_length.size, dtype=np.float64)
         ell[0] = 1.0  # no run has length 0; avoids 1/0 in the unused bin
@@ -364,3 +352,46 @@ def run_length_features(
             n_runs / n_pixels,
         ]
     return dict(zip(_NAMES, values, strict=True))
+
+
+def _run_histograms(image, mask, levels) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per direction: the number of runs by length (index = length) and by level.
+
+    With numba installed the counts come from one compiled pass per direction
+    (:mod:`~ceusradiomics.texture._kernels`); otherwise from the vectorised
+    run detection below. Both give the same integers.
+    """
+    kernel = _kernels.compiled("run_histograms_loop")
+    if kernel is not None:
+        work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
+        grid = np.where(mask_c, work, -1).astype(np.int32)
+        by_length = np.zeros((len(_STEPS), max(grid.shape) + 1), dtype=np.int64)
+        by_level = np.zeros((len(_STEPS), levels), dtype=np.int64)
+        kernel(grid, _STEPS, by_length, by_level)
+        return list(zip(by_length, by_level, strict=True))
+    return _run_histograms_numpy(image, mask, levels)
+
+
+def _run_histograms_numpy(image, mask, levels) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_run_histograms` with numpy only."""
+    grid, _, levels = _prepare(image, mask, levels)
+    # All four directions end to end, so that one pass finds every run.
+    parts = [_lines(grid, name, levels) for name in RUN_LENGTH_DIRECTIONS]
+    bounds = np.cumsum([0] + [part.size for part in parts])
+    flat = np.concatenate(parts)
+    starts, run_levels, lengths = _runs(flat)
+    # Runs of the sentinel (outside pixels and separators) are few: count
+    # them apart and subtract them, rather than filter the long run arrays.
+    outside = np.flatnonzero(run_levels == levels)
+    cut = np.searchsorted(starts, bounds)
+    cut_out = np.searchsorted(outside, cut)
+    histograms = []
+    for k in range(len(RUN_LENGTH_DIRECTIONS)):
+        lo, hi = cut[k], cut[k + 1]
+        by_length = np.bincount(lengths[lo:hi])
+        by_length -= np.bincount(
+            lengths[outside[cut_out[k] : cut_out[k + 1]]], minlength=by_length.size
+        )
+        by_level = np.bincount(run_levels[lo:hi], minlength=levels + 1)[:levels]
+        histograms.append((by_length, by_level))
+    return histograms
