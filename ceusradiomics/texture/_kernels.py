@@ -64,10 +64,13 @@ def glcm_counts_loop(
 
 
 def glcm_symmetric_features_loop(
-    counts: np.ndarray, levels: int, width: int, out: np.ndarray
+    counts: np.ndarray, levels: int, width: int, offset: int, out: np.ndarray
 ) -> None:
-    """The 11 Haralick features of ``C + C.T`` for every padded count row.
+    """The 11 Haralick features of ``C + C.T`` for every row of count matrices.
 
+    Row ``k`` of ``counts`` holds ``C[i, j]`` at ``i * width + offset + j``
+    (``width = levels, offset = 0`` for plain ``(levels, levels)`` matrices;
+    the padded layout of ``cooccurrence._padded_counts`` also works).
     Same definitions as ``cooccurrence._haralick(counts, levels, True)``, in
     one pass over the upper triangle with integer accumulators. For a
     symmetric matrix the signed difference distribution has mean 0, so its
@@ -77,15 +80,15 @@ def glcm_symmetric_features_loop(
     """
     L = levels
     n = counts.shape[0]
+    # v = C[i, j] + C[j, i] <= 2 max(C): a linear pass bounds the table.
     top = 0
     for k in range(n):
-        for i in range(L):
-            for j in range(i, L):
-                v = counts[k, i * width + L - 1 + j] + counts[k, j * width + L - 1 + i]
-                if v > top:
-                    top = v
+        for q in range(counts.shape[1]):
+            if counts[k, q] > top:
+                top = counts[k, q]
+    top *= 2
     # A table when it needs fewer logarithms than the cells (a large uniform
-    # ROI has huge counts in few cells); else one log per cell.
+    # ROI has huge counts in few cells); else one log per nonzero cell.
     use_table = top <= n * L * (L + 1) // 2
     table = np.zeros(top + 1 if use_table else 1)
     if use_table:
@@ -101,23 +104,29 @@ def glcm_symmetric_features_loop(
         squares = 0
         xlogx = 0.0
         for i in range(L):
-            for j in range(i, L):
-                v = counts[k, i * width + L - 1 + j] + counts[k, j * width + L - 1 + i]
-                if v == 0:
-                    continue
-                if i == j:  # v is the diagonal cell 2 C[i, i] of C + C.T
-                    squares += v * v
-                    xlogx += table[v] if use_table else v * np.log10(v)
-                    by_sum[2 * i] += v
-                    by_abs[0] += v
-                    rows[i] += v
-                else:
-                    squares += 2 * v * v
-                    xlogx += 2.0 * (table[v] if use_table else v * np.log10(v))
-                    by_sum[i + j] += 2 * v
-                    by_abs[j - i] += 2 * v
-                    rows[i] += v
-                    rows[j] += v
+            # The diagonal cell of C + C.T is 2 C[i, i]; each cell above it
+            # stands for itself and its mirror image.
+            v = 2 * counts[k, i * width + offset + i]
+            squares += v * v
+            xlogx += table[v] if use_table else (v * np.log10(v) if v > 0 else 0.0)
+            by_sum[2 * i] += v
+            by_abs[0] += v
+            row_i = v
+            for j in range(i + 1, L):
+                v = (
+                    counts[k, i * width + offset + j]
+                    + counts[k, j * width + offset + i]
+                )
+                if use_table:
+                    xlogx += 2.0 * table[v]
+                elif v > 0:
+                    xlogx += 2.0 * v * np.log10(v)
+                squares += 2 * v * v
+                by_sum[i + j] += 2 * v
+                by_abs[j - i] += 2 * v
+                row_i += v
+                rows[j] += v
+            rows[i] += row_i
         total = 0
         for i in range(L):
             total += rows[i]
@@ -208,6 +217,61 @@ def run_histograms_loop(
                     cc += dc
                 by_length[k, length] += 1
                 by_level[k, g] += 1
+
+
+def ar_gram_loop(
+    flat: np.ndarray, usable: np.ndarray, offsets: np.ndarray, gram: np.ndarray
+) -> None:
+    """Add the upper triangle of the AR model's 5 x 5 Gram matrix into ``gram``.
+
+    ``gram[a, b] += sum_p flat[p + offsets[a]] * flat[p + offsets[b]]`` over
+    the flat indices ``p`` in ``usable``, for ``a <= b``: the pixel itself and
+    its 4 causal neighbours, as ``autoregressive_features``. Written out in
+    scalars so that the 15 sums stay in registers.
+    """
+    o0, o1, o2, o3, o4 = offsets[0], offsets[1], offsets[2], offsets[3], offsets[4]
+    g00 = g01 = g02 = g03 = g04 = 0.0
+    g11 = g12 = g13 = g14 = 0.0
+    g22 = g23 = g24 = 0.0
+    g33 = g34 = 0.0
+    g44 = 0.0
+    for i in range(usable.size):
+        p = usable[i]
+        z0 = flat[p + o0]
+        z1 = flat[p + o1]
+        z2 = flat[p + o2]
+        z3 = flat[p + o3]
+        z4 = flat[p + o4]
+        g00 += z0 * z0
+        g01 += z0 * z1
+        g02 += z0 * z2
+        g03 += z0 * z3
+        g04 += z0 * z4
+        g11 += z1 * z1
+        g12 += z1 * z2
+        g13 += z1 * z3
+        g14 += z1 * z4
+        g22 += z2 * z2
+        g23 += z2 * z3
+        g24 += z2 * z4
+        g33 += z3 * z3
+        g34 += z3 * z4
+        g44 += z4 * z4
+    gram[0, 0] += g00
+    gram[0, 1] += g01
+    gram[0, 2] += g02
+    gram[0, 3] += g03
+    gram[0, 4] += g04
+    gram[1, 1] += g11
+    gram[1, 2] += g12
+    gram[1, 3] += g13
+    gram[1, 4] += g14
+    gram[2, 2] += g22
+    gram[2, 3] += g23
+    gram[2, 4] += g24
+    gram[3, 3] += g33
+    gram[3, 4] += g34
+    gram[4, 4] += g44
 
 
 @functools.cache

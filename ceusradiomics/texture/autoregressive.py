@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ceusradiomics.exceptions import DegenerateROIWarning
+from ceusradiomics.texture import _kernels
 from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi, _dot
 
 __all__ = ["autoregressive_feature_names", "autoregressive_features"]
@@ -180,20 +181,32 @@ def autoregressive_features(image: np.ndarray, mask: np.ndarray) -> dict[str, fl
 
     # Gram matrix of the design [pixel, Teta1..Teta4 neighbours] over the usable
     # pixels p, G[i, j] = sum_p c[p + o_i] c[p + o_j], with flat offsets o_i in
-    # the (contiguous) crop: each term is a dot product of two contiguous
-    # slices, one weighted by the usable mask. This avoids gathering an (n, 5)
-    # design matrix, and 15 dot products beat a BLAS gemm of that flat shape.
+    # the (contiguous) crop. Without numba each term is a dot product of two
+    # contiguous slices, one weighted by the usable mask. This avoids gathering
+    # an (n, 5) design matrix; 15 dot products beat a BLAS gemm of that shape.
     flat = centred.reshape(-1)
     offsets = (0, *(dr * n_cols + dc for dr, dc in _NEIGHBOURS))
-    lo, hi = n_cols + 1, flat.size - 1  # every usable p has lo <= p < hi
-    weight = usable.reshape(-1)[lo:hi].astype(np.float64)  # float*float is faster
-    weighted = np.empty_like(weight)
-    gram = np.empty((5, 5))
-    for i, oi in enumerate(offsets):
-        np.multiply(weight, flat[lo + oi : hi + oi], out=weighted)
-        for j in range(i, 5):
-            oj = offsets[j]
-            gram[i, j] = gram[j, i] = _dot(weighted, flat[lo + oj : hi + oj])
+    kernel = _kernels.compiled("ar_gram_loop")
+    if kernel is not None:
+        # One compiled pass over the usable pixels (the 15 products each).
+        gram = np.zeros((5, 5))
+        kernel(
+            flat,
+            np.flatnonzero(usable.reshape(-1)),
+            np.array(offsets, dtype=np.int64),
+            gram,
+        )
+        gram = np.triu(gram) + np.triu(gram, 1).T
+    else:
+        lo, hi = n_cols + 1, flat.size - 1  # every usable p has lo <= p < hi
+        weight = usable.reshape(-1)[lo:hi].astype(np.float64)  # float*float: faster
+        weighted = np.empty_like(weight)
+        gram = np.empty((5, 5))
+        for i, oi in enumerate(offsets):
+            np.multiply(weight, flat[lo + oi : hi + oi], out=weighted)
+            for j in range(i, 5):
+                oj = offsets[j]
+                gram[i, j] = gram[j, i] = _dot(weighted, flat[lo + oj : hi + oj])
     theta, _, rank, _ = np.linalg.lstsq(gram[1:, 1:], gram[1:, 0], rcond=_RCOND)
     if rank < 4:
         warnings.warn(

@@ -288,24 +288,33 @@ def _padded_counts(
     L = levels
     width = 2 * L
     size = (L + 1) * width
+    if _kernels.compiled("glcm_counts_loop") is not None:
+        return _compiled_counts(work, mask, steps, levels, width, L - 1, size, np.int64)
+    return _padded_counts_numpy(work, mask, steps, levels)
+
+
+def _compiled_counts(work, mask, steps, levels, width, offset, size, dtype):
+    """Pair counts by the compiled loop, ``C[i, j]`` at ``i * width + offset + j``.
+
+    Returns ``(n_offsets, size)`` of ``dtype``: the padded layout of
+    :func:`_padded_counts` (``width = 2L, offset = L - 1``) or plain
+    ``(L, L)`` matrices (``width = L, offset = 0``, a quarter of the memory).
+    """
     h, w = work.shape
     pad = max(abs(dc) for _, dc in steps)
     stride = w + pad
-    kernel = _kernels.compiled("glcm_counts_loop")
-    if kernel is not None:
-        # Rows of `stride` with -1 outside the ROI, and a margin of -1 before
-        # and after, so that every partner index is in bounds.
-        shifts = np.array([dr * stride + dc for dr, dc in steps], dtype=np.int64)
-        margin = int(np.abs(shifts).max())
-        flat = np.full(h * stride + 2 * margin, -1, dtype=np.int32)
-        grid = flat[margin : margin + h * stride].reshape(h, stride)
-        grid[:, :w] = np.where(mask, work, -1)
-        roi = np.flatnonzero(flat >= 0)
-        base = flat[roi].astype(np.int64) * width + (L - 1)
-        counts = np.zeros((len(steps), size), dtype=np.int64)
-        kernel(flat, roi, base, shifts, counts)
-        return counts
-    return _padded_counts_numpy(work, mask, steps, levels)
+    # Rows of `stride` with -1 outside the ROI, and a margin of -1 before and
+    # after, so that every partner index is in bounds.
+    shifts = np.array([dr * stride + dc for dr, dc in steps], dtype=np.int64)
+    margin = int(np.abs(shifts).max())
+    flat = np.full(h * stride + 2 * margin, -1, dtype=np.int32)
+    grid = flat[margin : margin + h * stride].reshape(h, stride)
+    grid[:, :w] = np.where(mask, work, -1)
+    roi = np.flatnonzero(flat >= 0)
+    base = flat[roi].astype(np.int64) * width + offset
+    counts = np.zeros((len(steps), size), dtype=dtype)
+    _kernels.compiled("glcm_counts_loop")(flat, roi, base, shifts, counts)
+    return counts
 
 
 def _padded_counts_numpy(
@@ -820,12 +829,15 @@ def co_occurrence_features(
     """
     labels, steps, names = _layout(_check_distances(distances))
     work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
-    counts = _padded_counts(work, mask_c, steps, levels)
     kernel = _kernels.compiled("glcm_symmetric_features_loop")
     if kernel is None:
+        counts = _padded_counts(work, mask_c, steps, levels)
         values = _haralick(counts, levels, symmetrize=True)
     else:
+        # Plain int32 matrices: a quarter of the padded layout's memory.
+        L = levels
+        counts = _compiled_counts(work, mask_c, steps, L, L, 0, L * L, np.int32)
         values = np.empty((counts.shape[0], len(HARALICK_FEATURES)))
-        kernel(counts, levels, 2 * levels, values)
+        kernel(counts, L, L, 0, values)
     _warn_degenerate(values, labels, stacklevel=3)
     return dict(zip(names, values.ravel().tolist(), strict=True))

@@ -63,7 +63,9 @@ def test_symmetric_features_equal_numpy(seed, levels):
     steps = _layout((1, 2, 3, 4, 5))[1]
     counts = _padded_counts_numpy(np.where(mask, image, 0), mask, steps, levels)
     out = np.empty((counts.shape[0], 11))
-    _kernels.compiled("glcm_symmetric_features_loop")(counts, levels, 2 * levels, out)
+    _kernels.compiled("glcm_symmetric_features_loop")(
+        counts, levels, 2 * levels, levels - 1, out
+    )
     np.testing.assert_allclose(
         out, _haralick(counts, levels, True), rtol=1e-11, atol=1e-12
     )
@@ -76,7 +78,9 @@ def test_symmetric_features_of_empty_and_constant_matrices():
     counts = np.zeros((2, (levels + 1) * 2 * levels), dtype=np.int64)
     counts[1, 3 * 2 * levels + levels - 1 + 3] = 40  # C[3, 3] = 40
     out = np.empty((2, 11))
-    _kernels.compiled("glcm_symmetric_features_loop")(counts, levels, 2 * levels, out)
+    _kernels.compiled("glcm_symmetric_features_loop")(
+        counts, levels, 2 * levels, levels - 1, out
+    )
     ref = _haralick(counts, levels, True)
     assert np.isnan(out[0]).all()
     np.testing.assert_array_equal(np.isnan(out), np.isnan(ref))
@@ -94,7 +98,9 @@ def test_large_uniform_roi_takes_the_logarithm_per_cell():
     counts = _padded_counts_numpy(image, mask, steps, levels)
     assert counts.max() > 4 * levels * (levels + 1) // 2
     out = np.empty((counts.shape[0], 11))
-    _kernels.compiled("glcm_symmetric_features_loop")(counts, levels, 2 * levels, out)
+    _kernels.compiled("glcm_symmetric_features_loop")(
+        counts, levels, 2 * levels, levels - 1, out
+    )
     np.testing.assert_allclose(
         out, _haralick(counts, levels, True), rtol=1e-11, equal_nan=True
     )
@@ -143,7 +149,7 @@ def _features_in_subprocess(disable: str) -> dict:
         "rng = np.random.default_rng(0)\n"
         "image = rng.integers(0, 256, size=(40, 50)).astype(np.uint8)\n"
         "mask = np.zeros((40, 50), bool); mask[5:35, 4:46] = True\n"
-        "f = texture_features(image, mask, families=('rlm', 'glcm'))\n"
+        "f = texture_features(image, mask, families=('rlm', 'glcm', 'ar'))\n"
         "compiled = _kernels.compiled('glcm_counts_loop') is not None\n"
         "print(json.dumps({'numba': 'numba' in sys.modules,\n"
         "                  'compiled': compiled, 'features': f}))\n"
