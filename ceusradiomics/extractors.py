@@ -74,8 +74,11 @@ def _crop_to_roi(
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Copies of the ROI's bounding box of image and mask, and its top-left corner."""
     rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    r0, r1 = rows[0], rows[-1] + 1
+    # Columns from the ROI's rows only: this runs in the main process for
+    # every ROI, ahead of the workers.
+    cols = np.flatnonzero(mask[r0:r1].any(axis=0))
+    c0, c1 = cols[0], cols[-1] + 1
     return (
         np.ascontiguousarray(image[r0:r1, c0:c1]),
         np.ascontiguousarray(mask[r0:r1, c0:c1]),
