@@ -79,6 +79,46 @@ def correlation_matrix(X, method: str = "pearson") -> np.ndarray:
     return corr
 
 
+#: Pairs sorted and visited per batch in CorrelationPruner.fit.
+_BATCH = 1 << 14
+
+
+def _pairs_above(corr: np.ndarray, threshold: float):
+    """Sums of |r| per column and the pairs ``i < j`` with ``|r| > threshold``.
+
+    Reads ``corr`` in blocks of rows instead of building ``|corr|`` and a
+    triangular mask of its size. Returns ``(total, rows, cols, strength)``:
+    ``total[j]``, the sum over ``i != j`` of ``|r_ij|`` (accumulated row by
+    row, as ``np.abs(corr).sum(axis=0)`` with a zero diagonal does), and the
+    pairs in row-major order with their ``|r|`` rounded to 12 decimals, so
+    that values equal but for floating-point noise (copies of one feature)
+    tie.
+    """
+    n = corr.shape[0]
+    step = max(1, (1 << 20) // max(n, 1))
+    # Row 0 carries the running sum into the next block, so that the column
+    # sums of each block add the rows one after the other, in order.
+    buffer = np.zeros((min(step, n) + 1, n))
+    total = buffer[0]
+    rows, cols, strength = [], [], []
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        block = buffer[1 : stop - start + 1]
+        np.abs(corr[start:stop], out=block)
+        block[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        # Upper triangle only: column > row, i.e. col - (row - start) > start.
+        r, c = np.nonzero(np.triu(block > threshold, k=start + 1))
+        rows.append(r + start)
+        cols.append(c)
+        strength.append(np.round(block[r, c], 12))
+        total = np.sum(buffer[: stop - start + 1], axis=0)
+        buffer[0] = total
+    if not rows:
+        empty = np.zeros(0, dtype=np.intp)
+        return total, empty, empty.copy(), np.zeros(0)
+    return total, np.concatenate(rows), np.concatenate(cols), np.concatenate(strength)
+
+
 class CorrelationPruner(SelectorMixin, BaseEstimator):
     """Drop redundant features: one of every pair with ``|r| > threshold``.
 
@@ -182,32 +222,48 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64)
         corr = correlation_matrix(X, method=self.method)
         names = getattr(self, "feature_names_in_", [f"x{i}" for i in range(X.shape[1])])
-        abs_corr = np.abs(corr)
-        np.fill_diagonal(abs_corr, 0.0)
+        total, rows, cols, strength = _pairs_above(corr, self.threshold)
 
         # Visiting the pairs above the threshold in decreasing |r| once is the
         # same as repeatedly taking the strongest remaining pair: dropping a
         # feature only removes pairs, it never changes another pair's r.
-        rows, cols = np.nonzero(np.triu(abs_corr > self.threshold, k=1))
-        # Rounded so that |r| equal but for floating-point noise (copies of
-        # one feature) tie, and the tie goes by column order.
-        strength = np.round(abs_corr[rows, cols], 12)
-        order = np.lexsort((cols, rows, -strength))
+        # ``total`` is each feature's sum of |r| to the remaining features; the
+        # mean has the same denominator for both members of a pair, so sums
+        # compare alike.
         keep = np.ones(corr.shape[0], dtype=bool)
-        # Sum of |r| to the remaining features; the mean has the same
-        # denominator for both members of a pair, so sums compare alike.
-        total = abs_corr.sum(axis=0)
         dropped_pairs = []
-        for i, j in zip(rows[order], cols[order], strict=True):
-            if not (keep[i] and keep[j]):
-                continue
-            tol = 1e-12 * max(total[i], total[j])
-            drop, stay = (i, j) if total[i] - total[j] > tol else (j, i)
-            keep[drop] = False
-            total -= abs_corr[:, drop]
-            dropped_pairs.append(
-                (str(names[drop]), str(names[stay]), float(corr[drop, stay]))
-            )
+        while rows.size:
+            # The strongest pairs first, a batch at a time: sorting only the
+            # batch, then forgetting the pairs that lost a member, costs far
+            # less than sorting the millions of pairs of a wide, redundant
+            # table (most of which lose a member early). The batch takes every
+            # pair at least as strong as its weakest, so ties are never split.
+            if rows.size > _BATCH:
+                cut = np.partition(strength, rows.size - _BATCH)[rows.size - _BATCH]
+                batch = strength >= cut
+                head = np.flatnonzero(batch)
+            else:
+                batch = None
+                head = np.arange(rows.size)
+            # Stable: equal |r| stay in row-major order, lower indices first.
+            head = head[np.argsort(-strength[head], kind="stable")]
+            for i, j in zip(rows[head].tolist(), cols[head].tolist(), strict=True):
+                if not (keep[i] and keep[j]):
+                    continue
+                tol = 1e-12 * max(total[i], total[j])
+                drop, stay = (i, j) if total[i] - total[j] > tol else (j, i)
+                keep[drop] = False
+                # corr is exactly symmetric: row ``drop`` is its column.
+                lost = np.abs(corr[drop])
+                lost[drop] = 0.0
+                total -= lost
+                dropped_pairs.append(
+                    (str(names[drop]), str(names[stay]), float(corr[drop, stay]))
+                )
+            if batch is None:
+                break
+            left = ~batch & keep[rows] & keep[cols]
+            rows, cols, strength = rows[left], cols[left], strength[left]
         self.correlation_ = corr
         self.dropped_pairs_ = dropped_pairs
         self._keep = keep

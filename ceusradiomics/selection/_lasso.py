@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import warnings
 from numbers import Integral, Real
@@ -11,18 +12,23 @@ import numpy as np
 from sklearn import config_context
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-from sklearn.metrics import get_scorer_names
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils._tags import ClassifierTags
 from sklearn_compat.utils.validation import validate_data
 
 from ceusradiomics.exceptions import EmptySelectionWarning
-from ceusradiomics.selection._univariate import _check_binary_target, _mann_whitney
+from ceusradiomics.selection._univariate import (
+    _check_binary_target,
+    _mann_whitney,
+    _rank_sums,
+)
 
 __all__ = ["LassoSelector"]
 
@@ -83,7 +89,8 @@ class LassoSelector(SelectorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the fold shuffling and liblinear's coordinate order.
     n_jobs : int, default=None
-        Folds fitted in parallel (joblib).
+        Folds fitted in parallel (joblib threads); the results are the same
+        whatever its value.
     max_iter : int, default=1000
         Iterations of the solver per fit.
     tol : float, default=1e-4
@@ -118,7 +125,7 @@ class LassoSelector(SelectorMixin, BaseEstimator):
 
     See Also
     --------
-    sklearn.linear_model.LogisticRegressionCV : The CV path used here.
+    sklearn.linear_model.LogisticRegressionCV : The CV path computed here.
     sklearn.feature_selection.SelectFromModel : The generic version.
 
     Notes
@@ -131,12 +138,14 @@ class LassoSelector(SelectorMixin, BaseEstimator):
 
     with scikit-learn's ``liblinear`` solver, the coordinate-descent method
     of glmnet's family, which is the fastest here on a few hundred samples.
-    The CV paths come from :class:`~sklearn.linear_model.LogisticRegressionCV`;
-    ``C_`` is the value with the highest mean fold score (on ties the
-    smallest, i.e. the sparsest); the final model is refitted with
-    :class:`~sklearn.linear_model.LogisticRegression` because
-    ``LogisticRegressionCV``'s own refit ignores ``intercept_scaling``, which
-    is set to 1000 so that the intercept is, in effect, not penalised.
+    The CV paths are those of
+    :class:`~sklearn.linear_model.LogisticRegressionCV` (the same fits, in
+    the same order, with the same seeds), computed without its per-fit
+    overhead, and with the ROC AUC computed exactly from ranks; ``C_`` is
+    the value with the highest mean fold score (on ties the smallest, i.e.
+    the sparsest); the final model is refitted on all the data with
+    ``intercept_scaling`` set to 1000, so that the intercept is, in effect,
+    not penalised.
 
     The penalty treats all coefficients alike, so the features should be on
     one scale: use a :class:`~sklearn.preprocessing.StandardScaler` before,
@@ -238,33 +247,18 @@ class LassoSelector(SelectorMixin, BaseEstimator):
         else:
             Cs = np.sort(np.asarray(self.Cs, dtype=np.float64).ravel())
 
-        # X was validated above: the 10 x Cs fits of the path need not
-        # re-validate it each time (a quarter of their cost at radiomics sizes).
-        with config_context(assume_finite=True, skip_parameter_validation=True):
-            path = LogisticRegressionCV(
-                Cs=Cs,
-                cv=cv,
-                scoring=self.scoring,
-                solver="liblinear",
-                intercept_scaling=_INTERCEPT_SCALING,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                # Its refit is redone below with intercept_scaling, but
-                # refit=False breaks use_legacy_attributes=False in 1.8.0.
-                refit=True,
-                n_jobs=self.n_jobs,
-                random_state=rng,
-                **_l1_kwargs(LogisticRegressionCV),
-            ).fit(X, positive.astype(np.intp))
-        scores = path.scores_
-        if isinstance(scores, dict):  # legacy attribute layout (< 1.10)
-            scores = next(iter(scores.values()))
-        scores = np.asarray(scores, dtype=np.float64)
-        scores = scores.reshape(scores.shape[0], -1)  # (n_folds, n_Cs)
+        target = positive.astype(np.intp)
+        folds = list(cv.split(X, target))
+        scores = self._path_scores(X, target, folds, Cs, rng)
+        # LogisticRegressionCV, which this path replaces, drew one more seed
+        # for a refit at the best C that is redone below with
+        # intercept_scaling; drawing it keeps the final model's seed, and so
+        # its coefficients, what they were.
+        rng.randint(np.iinfo("i").max)
         mean = np.nanmean(scores, axis=0) if np.isfinite(scores).any() else None
         best = 0 if mean is None else int(np.nanargmax(mean))
 
-        self.Cs_ = np.asarray(path.Cs_, dtype=np.float64)
+        self.Cs_ = Cs
         self.cv_scores_ = scores
         self.C_ = float(self.Cs_[best])
         self.estimator_ = LogisticRegression(
@@ -302,6 +296,69 @@ class LassoSelector(SelectorMixin, BaseEstimator):
         self.coef_ = coef
         self.intercept_ = intercept
         return self
+
+    def _path_scores(self, X, target, folds, Cs, rng) -> np.ndarray:
+        """Test score of every fold (rows) at every C (columns).
+
+        What :class:`~sklearn.linear_model.LogisticRegressionCV` computes
+        with liblinear, fit for fit: the same models, fitted in the same
+        order, seeded by the same draws from ``rng`` (liblinear takes one per
+        fit) and scored on the same decision values, but without the per-fit
+        overhead of its scorer (which re-checks the target and builds the ROC
+        curve each time), more costly than the fits on the study's tables.
+        The ROC AUC is computed from the rank sum of the positive class: exact,
+        where scikit-learn's trapezoids may differ in the last bit, so equal
+        mean scores stay equal and "on ties the smallest C" holds.
+        """
+        kwargs = {
+            "solver": "liblinear",
+            "intercept_scaling": _INTERCEPT_SCALING,
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            **_l1_kwargs(LogisticRegression),
+        }
+        scorer = get_scorer(self.scoring)
+
+        def fold_scores(train, test, fold_rng):
+            X_train, y_train = X[train], target[train]
+            X_test, y_test = X[test], target[test]
+            positive = y_test == 1
+            exact_auc = self.scoring == "roc_auc" and 0 < positive.sum() < len(test)
+            scores = np.empty(len(Cs))
+            decisions = np.empty((len(Cs), len(test)))
+            for k, C in enumerate(Cs):
+                model = LogisticRegression(C=C, random_state=fold_rng, **kwargs)
+                model.fit(X_train, y_train)
+                if exact_auc:
+                    # As LogisticRegressionCV scores: x . w + b, w 1-D.
+                    decisions[k] = X_test @ model.coef_.ravel() + model.intercept_[0]
+                else:
+                    scores[k] = scorer(model, X_test, y_test)
+            if exact_auc:
+                R1, _ = _rank_sums(decisions, positive)
+                n1 = int(positive.sum())
+                n0 = positive.size - n1
+                scores = (R1 - n1 * (n1 + 1) / 2) / (n1 * n0)
+            return scores
+
+        # Each fit draws one seed from rng. Sequentially, the folds share it;
+        # in parallel, each fold gets a copy in the state the shared one
+        # would have at its first fit, so the seeds, and the results, do not
+        # depend on n_jobs.
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            if self.n_jobs is None or self.n_jobs == 1 or len(folds) == 1:
+                rows = [fold_scores(train, test, rng) for train, test in folds]
+            else:
+                fold_rngs = []
+                for _ in folds:
+                    fold_rngs.append(copy.deepcopy(rng))
+                    for _ in Cs:
+                        rng.randint(np.iinfo("i").max)
+                rows = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                    delayed(fold_scores)(train, test, fold_rng)
+                    for (train, test), fold_rng in zip(folds, fold_rngs, strict=True)
+                )
+        return np.array(rows, dtype=np.float64).reshape(len(folds), len(Cs))
 
     def _get_support_mask(self):
         check_is_fitted(self)

@@ -7,7 +7,7 @@ from numbers import Real
 from typing import ClassVar
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -42,23 +42,72 @@ def _check_binary_target(y, estimator_name: str) -> tuple[np.ndarray, np.ndarray
     return classes, np.asarray(y) == classes[1]
 
 
+def _rank_sums(values: np.ndarray, positive: np.ndarray):
+    """Rank sum of the positive samples and tie term, per row of ``values``.
+
+    ``values`` is (n_rows, n_samples): every row is ranked on its own, ties
+    getting their mid-rank. Returns ``R1``, the sum of the positive samples'
+    ranks, and ``sum(t**3 - t)`` over the runs of ``t`` tied values, both
+    (n_rows,) and exact (sums of integers and half-integers in float64).
+    """
+    n = values.shape[1]
+    # Any sort: tied values get the same mid-rank, whatever their order.
+    order = np.argsort(values, axis=1)
+    ranked = np.take_along_axis(values, order, axis=1)
+    in_positive = positive[order]
+    # Without ties, the rank of the sorted value at position i is i + 1.
+    R1 = in_positive @ np.arange(1.0, n + 1.0)
+    tie_term = np.zeros(values.shape[0])
+    # Runs of equal values (ties) share their mid-rank.
+    starts = np.ones(ranked.shape, dtype=bool)
+    np.not_equal(ranked[:, 1:], ranked[:, :-1], out=starts[:, 1:])
+    tied = np.flatnonzero(~starts.all(axis=1))
+    if tied.size:
+        starts = starts[tied]
+        ends = np.ones(starts.shape, dtype=bool)
+        ends[:, :-1] = starts[:, 1:]
+        position = np.arange(n)
+        first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+        last = np.minimum.accumulate(np.where(ends, position, n - 1)[:, ::-1], axis=1)
+        last = last[:, ::-1]
+        midrank = (first + last) / 2.0 + 1.0
+        R1[tied] = np.sum(midrank * in_positive[tied], axis=1)
+        counts = (last - first + 1).astype(np.float64)
+        tie_term[tied] = np.sum(np.where(starts, counts**3 - counts, 0.0), axis=1)
+    return R1, tie_term
+
+
 def _mann_whitney(X: np.ndarray, positive: np.ndarray):
     """Two-sided asymptotic U test of every column, positive class first.
 
     Returns the U statistic of the positive class, so that ``U / (n1 * n0)``
     is the feature's ROC AUC for the positive class, and the p-value.
+
+    The arithmetic is that of :func:`scipy.stats.mannwhitneyu` with
+    ``method="asymptotic"`` and the continuity correction (mid-ranks, the tie
+    correction of the variance), so the results are the same to the last
+    bit, but with all columns ranked in one sort and without its per-call
+    overhead: several times faster on the deep branch's 6,000 columns.
     """
-    res = stats.mannwhitneyu(
-        X[positive],
-        X[~positive],
-        alternative="two-sided",
-        method="asymptotic",
-        use_continuity=True,
-        axis=0,
-    )
-    return np.asarray(res.statistic, dtype=np.float64), np.asarray(
-        res.pvalue, dtype=np.float64
-    )
+    X = np.asarray(X, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    n = X.shape[0]
+    n1 = int(positive.sum())
+    n2 = n - n1
+    # One row per feature, so that the sort runs along memory.
+    R1, tie_term = _rank_sums(np.ascontiguousarray(X.T), positive)
+    U1 = R1 - n1 * (n1 + 1) / 2
+    U2 = n1 * n2 - U1
+    U = np.maximum(U1, U2)
+    s = np.sqrt(n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1))))
+    numerator = U - n1 * n2 / 2
+    numerator -= 0.5  # continuity correction
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = numerator / s
+    pvalue = special.ndtr(-z)
+    pvalue *= 2.0
+    pvalue = np.clip(pvalue, 0.0, 1.0)
+    return U1, pvalue
 
 
 class MannWhitneySelector(SelectorMixin, BaseEstimator):
@@ -67,7 +116,9 @@ class MannWhitneySelector(SelectorMixin, BaseEstimator):
     For every feature, the two-sided Mann-Whitney U (Wilcoxon rank-sum) test
     compares its distribution in the positive and the negative class; the
     features whose (optionally corrected) p-value is below ``alpha`` are
-    kept. Vectorised over features with :func:`scipy.stats.mannwhitneyu`.
+    kept. Vectorised over features: one sort ranks every column, and the
+    statistic and p-value are those of :func:`scipy.stats.mannwhitneyu`,
+    bit for bit.
 
     Parameters
     ----------

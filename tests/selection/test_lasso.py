@@ -206,3 +206,52 @@ def test_parameter_validation(params, match):
     X, y = _data()
     with pytest.raises(ValueError, match=match):
         LassoSelector(**params).fit(X, y)
+
+
+def test_path_is_logistic_regression_cv_fit_for_fit():
+    # The CV path replays LogisticRegressionCV's fits, seeds included: the
+    # same fold scores (the AUC computed exactly, so to rounding) and,
+    # after the same draws from the generator, the same refit.
+    X, y = _data(n=120, p=15, seed=6)
+    lasso = LassoSelector(cv=5, Cs=6, random_state=3).fit(X, y)
+    rng = np.random.RandomState(3)
+    folds = StratifiedKFold(5, shuffle=True, random_state=rng)
+    path = LogisticRegressionCV(
+        Cs=lasso.Cs_,
+        cv=folds,
+        scoring="roc_auc",
+        solver="liblinear",
+        intercept_scaling=_INTERCEPT_SCALING,
+        random_state=rng,
+        **_l1_kwargs(LogisticRegressionCV),
+    ).fit(X, y)
+    scores = path.scores_
+    if isinstance(scores, dict):  # legacy attribute layout (< 1.10)
+        scores = next(iter(scores.values()))
+    np.testing.assert_allclose(
+        lasso.cv_scores_, np.asarray(scores).reshape(5, -1), rtol=0, atol=1e-14
+    )
+    refit = LogisticRegression(
+        C=lasso.C_,
+        solver="liblinear",
+        intercept_scaling=_INTERCEPT_SCALING,
+        tol=1e-6,
+        random_state=rng,
+        **_l1_kwargs(LogisticRegression),
+    ).fit(X, y)
+    np.testing.assert_array_equal(lasso.coef_, refit.coef_.ravel())
+
+
+def test_n_jobs_does_not_change_the_result():
+    X, y = _data(seed=7)
+    one = LassoSelector(cv=5, Cs=8, random_state=0).fit(X, y)
+    two = LassoSelector(cv=5, Cs=8, random_state=0, n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(one.cv_scores_, two.cv_scores_)
+    np.testing.assert_array_equal(one.coef_, two.coef_)
+
+
+def test_other_scoring_goes_through_the_scorer():
+    X, y = _data(n=90, p=6, seed=1)
+    lasso = LassoSelector(cv=4, Cs=5, scoring="neg_log_loss", random_state=0)
+    lasso.fit(X, y)
+    assert lasso.cv_scores_.shape == (4, 5) and (lasso.cv_scores_ < 0).all()
