@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -67,6 +67,24 @@ def _roi_texture(
         str(w.message) for w in caught if issubclass(w.category, DegenerateROIWarning)
     ]
     return np.fromiter(features.values(), float, count=len(features)), messages
+
+
+def _roi_texture_batch(
+    rois: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]],
+    settings: dict[str, Any],
+) -> list[tuple[np.ndarray, list[str]]]:
+    """:func:`_roi_texture` of several ROIs: one joblib task for a few ROIs.
+
+    A task costs the main process about as much to dispatch as a ROI costs a
+    worker to compute, so ROIs travel in small batches.
+    """
+    return [_roi_texture(image, mask, origin, settings) for image, mask, origin in rois]
+
+
+# Most ROIs per joblib task (see _roi_texture_batch): 32 bring the dispatch
+# cost per ROI well under the compute; fewer for small cohorts, so that every
+# worker gets several tasks.
+_ROI_BATCH = 32
 
 
 def _crop_to_roi(
@@ -323,7 +341,11 @@ class TextureExtractor(TransformerMixin, BaseEstimator):
 
         def jobs():
             # ROIs are loaded lazily, one lesion at a time, in this process: a
-            # cached ROI is filled in here and only the misses go to a worker.
+            # cached ROI is filled in here and only the misses go to a worker,
+            # a few at a time.
+            batch = []
+            n_workers = effective_n_jobs(self.n_jobs)
+            batch_size = max(1, min(_ROI_BATCH, len(X) * len(order) // (4 * n_workers)))
             for i, (lesion, row) in enumerate(
                 zip(X.index, X.itertuples(index=False), strict=True)
             ):
@@ -351,24 +373,37 @@ class TextureExtractor(TransformerMixin, BaseEstimator):
                         values[i, slot * n_base : (slot + 1) * n_base] = hit
                         continue
                     pending.append((i, slot, key, lesion, column))
-                    yield delayed(_roi_texture)(image, mask, origin, settings)
+                    batch.append((image, mask, origin))
+                    if len(batch) == batch_size:
+                        yield delayed(_roi_texture_batch)(batch, settings)
+                        batch = []
+            if batch:
+                yield delayed(_roi_texture_batch)(batch, settings)
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
+        progress = None
         if self.verbose:
             from tqdm.auto import tqdm
 
-            results = tqdm(results, desc="texture", unit="ROI")
-        for k, (roi_values, messages) in enumerate(results):
-            i, slot, key, lesion, column = pending[k]
-            values[i, slot * n_base : (slot + 1) * n_base] = roi_values
-            if cache is not None:
-                cache.put(key, roi_values)
-            for message in messages:
-                warnings.warn(
-                    f"lesion {lesion!r}, column {column!r}: {message}",
-                    DegenerateROIWarning,
-                    stacklevel=2,
-                )
+            progress = tqdm(desc="texture", unit="ROI")
+        k = 0
+        for chunk in results:
+            for roi_values, messages in chunk:
+                i, slot, key, lesion, column = pending[k]
+                k += 1
+                values[i, slot * n_base : (slot + 1) * n_base] = roi_values
+                if cache is not None:
+                    cache.put(key, roi_values)
+                for message in messages:
+                    warnings.warn(
+                        f"lesion {lesion!r}, column {column!r}: {message}",
+                        DegenerateROIWarning,
+                        stacklevel=2,
+                    )
+            if progress is not None:
+                progress.update(len(chunk))
+        if progress is not None:
+            progress.close()
         return pd.DataFrame(values, index=X.index.copy(), columns=list(names))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
