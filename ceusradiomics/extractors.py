@@ -347,7 +347,7 @@ class TextureExtractor(TransformerMixin, BaseEstimator):
             n_workers = effective_n_jobs(self.n_jobs)
             batch_size = max(1, min(_ROI_BATCH, len(X) * len(order) // (4 * n_workers)))
             for i, (lesion, row) in enumerate(
-                zip(X.index, X.itertuples(index=False), strict=True)
+                zip(X.index.tolist(), X.itertuples(index=False), strict=True)
             ):
                 record = dict(zip(X.columns, row, strict=True))
                 for slot, (phase, column, reader) in enumerate(order):

@@ -7,6 +7,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -48,9 +49,9 @@ def test_study_pipeline_steps():
         "textureextractor",
         "iccfilter",
         "simpleimputer",
-        "standardscaler",
         "mannwhitneyselector",
         "correlationpruner",
+        "standardscaler",
         "lassoselector",
         "randomforestclassifier",
     ]
@@ -63,6 +64,62 @@ def test_study_pipeline_steps():
         make_study_pipeline("clinical")
     with pytest.raises(ValueError, match="input must be 'records' or 'table'"):
         make_study_pipeline(input="images")
+
+
+def _study_order(pipeline):
+    """The same pipeline with the study's literal order: z-score before the U test."""
+    steps = [(name, clone(step)) for name, step in pipeline.steps]
+    scaler = next(s for s in steps if s[0] == "standardscaler")
+    steps.remove(scaler)
+    first = 2 if steps[1][0] == "simpleimputer" else 1
+    steps.insert(first, scaler)
+    return Pipeline(steps).set_output(transform="pandas")
+
+
+@pytest.mark.parametrize("branch", ["radiomics", "deep"])
+def test_z_score_after_the_filters_is_the_study_order_model(branch):
+    # Correlated features on wildly different scales and offsets, a few of
+    # them informative, some NaN (radiomics only): the U test, the pruning
+    # and the LASSO must pick the same columns, and the model must predict the
+    # same, whether the z-score comes first (the study) or before the LASSO.
+    rng = np.random.default_rng(7)
+    n, latent = 150, 25
+    y = np.repeat([0, 1], n // 2)
+    base = rng.normal(size=(n, latent))
+    base[:, :4] += 0.9 * y[:, None]
+    copies = [
+        base[:, k] * 10.0 ** rng.uniform(-3, 3) + rng.normal(0, 0.6, n) + 1e3 * k
+        for k in range(latent)
+        for _ in range(3)
+    ]
+    X = np.column_stack(copies)
+    suffix = "" if branch == "radiomics" else "_resnet50"
+    columns = [f"US{suffix}_{k:04d}" for k in range(X.shape[1])]
+    table = pd.DataFrame(X, columns=columns)
+    if branch == "radiomics":
+        table.iloc[rng.choice(n, 6, replace=False), 5] = np.nan
+    ours = make_study_pipeline(
+        branch, input="table", readers="primary", lasso_cv=5, random_state=0
+    )
+    study = _study_order(ours)
+    assert [n for n, _ in study.steps].index("standardscaler") < [
+        n for n, _ in study.steps
+    ].index("mannwhitneyselector")
+    ours.fit(table, y)
+    study.fit(table, y)
+    for step in ("mannwhitneyselector", "correlationpruner", "lassoselector"):
+        kept = ours.named_steps[step].get_feature_names_out()
+        assert list(kept) == list(study.named_steps[step].get_feature_names_out())
+    assert 0 < len(ours.named_steps["lassoselector"].get_feature_names_out()) < 30
+    np.testing.assert_allclose(
+        ours.named_steps["lassoselector"].coef_,
+        study.named_steps["lassoselector"].coef_,
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        ours.predict_proba(table), study.predict_proba(table), rtol=1e-9, atol=1e-12
+    )
 
 
 def test_table_branches_select_their_own_columns():

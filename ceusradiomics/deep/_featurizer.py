@@ -366,7 +366,7 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
         columns = list(X.columns)
         with bar:
             for i, (lesion, row) in enumerate(
-                zip(X.index, X.itertuples(index=False), strict=True)
+                zip(X.index.tolist(), X.itertuples(index=False), strict=True)
             ):
                 record = dict(zip(columns, row, strict=True))
                 for phase in self.phases_:
