@@ -382,12 +382,14 @@ class TextureExtractor(TransformerMixin, BaseEstimator):
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
         progress = None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            progress = tqdm(desc="texture", unit="ROI")
         k = 0
         for chunk in results:
+            if self.verbose and progress is None:
+                # Opened with the first computed batch: a transform served
+                # from the cache (the stack's folds) shows no empty bar.
+                from tqdm.auto import tqdm
+
+                progress = tqdm(desc="texture", unit="ROI")
             for roi_values, messages in chunk:
                 i, slot, key, lesion, column = pending[k]
                 k += 1

@@ -108,6 +108,31 @@ def test_n_jobs_does_not_change_the_result(cohort):
     pd.testing.assert_frame_equal(serial, parallel)
 
 
+def test_small_batches_and_n_jobs_give_every_roi_its_row(cohort):
+    # ROIs travel to the workers in batches; a cohort whose ROI count is not a
+    # multiple of the batch size must still fill every row, in order.
+    X, _ = cohort
+    sub = X.iloc[:7]
+    serial = TextureExtractor(n_jobs=1, cache=False).fit_transform(sub)
+    parallel = TextureExtractor(n_jobs=2, cache=False).fit_transform(sub)
+    pd.testing.assert_frame_equal(serial, parallel)
+    for lesion in sub.index[[0, 3, 6]]:
+        image, mask = sub.loc[lesion, "US_image"], sub.loc[lesion, "US_mask"]
+        expected = texture_features(image, mask)
+        assert serial.loc[lesion, "US_Mean"] == expected["Mean"]
+        assert serial.loc[lesion, "US_S(2,2)Entropy"] == expected["S(2,2)Entropy"]
+
+
+def test_progress_bar_only_when_rois_are_computed(cohort, capsys):
+    X, _ = cohort
+    clear_feature_cache("texture")
+    extractor = TextureExtractor(phases=("US",), verbose=True).fit(X.iloc[:3])
+    extractor.transform(X.iloc[:3])
+    assert "texture" in capsys.readouterr().err
+    extractor.transform(X.iloc[:3])  # every ROI from the cache: no bar
+    assert "texture" not in capsys.readouterr().err
+
+
 def test_set_output_pandas_keeps_lesion_index(cohort):
     X, _ = cohort
     out = TextureExtractor(**FAST).set_output(transform="pandas").fit_transform(X)
