@@ -67,11 +67,15 @@ def test_example_runs(script, tmp_path):
 
 
 @pytest.mark.slow
-def test_walkthrough_notebook_runs(tmp_path):
+def test_walkthrough_notebook_runs(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("matplotlib")
+    # The kernel inherits this environment: a headless MPLBACKEND=Agg (as CI
+    # sets for the scripts) would replace the notebook's inline backend, and
+    # the figures would not reach the cell outputs.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     pytest.importorskip("torch")
 
     path = EXAMPLES / "walkthrough.ipynb"
