@@ -33,6 +33,7 @@ from ceusradiomics.texture._features import (
     texture_feature_names,
     texture_features,
 )
+from ceusradiomics.texture._quantize import _roi_bbox
 
 __all__ = ["ResNetFeaturizer", "TextureExtractor"]
 
@@ -91,16 +92,11 @@ def _crop_to_roi(
     image: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """Copies of the ROI's bounding box of image and mask, and its top-left corner."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    r0, r1 = rows[0], rows[-1] + 1
-    # Columns from the ROI's rows only: this runs in the main process for
-    # every ROI, ahead of the workers.
-    cols = np.flatnonzero(mask[r0:r1].any(axis=0))
-    c0, c1 = cols[0], cols[-1] + 1
+    rows, cols = _roi_bbox(mask)
     return (
-        np.ascontiguousarray(image[r0:r1, c0:c1]),
-        np.ascontiguousarray(mask[r0:r1, c0:c1]),
-        (int(r0), int(c0)),
+        np.ascontiguousarray(image[rows, cols]),
+        np.ascontiguousarray(mask[rows, cols]),
+        (rows.start, cols.start),
     )
 
 
