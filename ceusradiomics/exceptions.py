@@ -1,12 +1,124 @@
-"""Warning classes of ceusradiomics.
+"""Exception and warning classes of ceusradiomics.
 
-Errors are plain :class:`ValueError` / :class:`TypeError` /
-:class:`FileNotFoundError` with a message naming the lesion, the column and
-what is wrong; only user-visible *conditions* that do not stop a computation
-get a class of their own here, so they can be filtered precisely.
+A problem with one lesion's cell of the records frame (an unreadable or
+truncated file, an empty mask, a shape mismatch, NaN pixels, ...) raises a
+:class:`ROIError`: a :class:`ValueError` whose ``lesion``, ``column`` and
+``path`` attributes say where, and whose message starts
+``lesion 'P017', column 'US_image': ``. A missing file raises its subclass
+:class:`ROIFileNotFoundError` (also a :class:`FileNotFoundError`), a cell of
+the wrong type :class:`ROITypeError` (also a :class:`TypeError`), so code
+that catches the built-in classes keeps working. Other errors (bad
+parameters, a malformed records frame) are plain :class:`ValueError` /
+:class:`TypeError`.
+
+User-visible *conditions* that do not stop a computation get a warning class
+of their own here, so they can be filtered precisely.
 """
 
-__all__ = ["CeusRadiomicsWarning", "DegenerateROIWarning", "EmptySelectionWarning"]
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CeusRadiomicsWarning",
+    "DegenerateROIWarning",
+    "EmptySelectionWarning",
+    "ROIError",
+    "ROIFileNotFoundError",
+    "ROITypeError",
+]
+
+
+def _format_id(lesion: Any) -> str:
+    if isinstance(lesion, np.generic):
+        lesion = lesion.item()  # np.str_('P1') -> 'P1' in the message
+    return repr(lesion)
+
+
+def _location(lesion: Any, column: str | None) -> str:
+    """``"lesion 'P017', column 'US_image': "``, or the parts that are known."""
+    parts = []
+    if lesion is not None:
+        parts.append(f"lesion {_format_id(lesion)}")
+    if column is not None:
+        parts.append(f"column {column!r}")
+    return ", ".join(parts) + ": " if parts else ""
+
+
+def _rebuild(cls: type, reason: str, lesion: Any, column: Any, path: Any):
+    return cls(reason, lesion=lesion, column=column, path=path)
+
+
+class ROIError(ValueError):
+    """A problem with one lesion's image or mask cell.
+
+    Parameters
+    ----------
+    reason : str
+        What is wrong, without the location (``"mask is empty"``).
+    lesion : hashable, optional
+        The lesion id (the records frame's index value).
+    column : str, optional
+        The records-frame column of the cell (``"US_image"``, ``"AP_mask"``).
+    path : str, optional
+        The file the cell names, when it is a path.
+
+    Attributes
+    ----------
+    lesion, column, path, reason
+        As given; ``str(error)`` is ``"lesion 'P017', column 'US_image': "``
+        followed by `reason`.
+
+    Examples
+    --------
+    >>> from ceusradiomics.exceptions import ROIError
+    >>> error = ROIError("mask is empty", lesion="P017", column="AP_mask")
+    >>> str(error)
+    "lesion 'P017', column 'AP_mask': mask is empty"
+    >>> error.lesion, error.column, isinstance(error, ValueError)
+    ('P017', 'AP_mask', True)
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        lesion: Any = None,
+        column: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ):
+        self.reason = str(reason)
+        self.lesion = lesion
+        self.column = column
+        self.path = None if path is None else os.fsdecode(os.fspath(path))
+        super().__init__(_location(lesion, column) + self.reason)
+
+    def located(self, *, lesion: Any = None, column: str | None = None) -> ROIError:
+        """The same error with the lesion and column filled in where unknown."""
+        return type(self)(
+            self.reason,
+            lesion=self.lesion if self.lesion is not None else lesion,
+            column=self.column if self.column is not None else column,
+            path=self.path,
+        )
+
+    def __reduce__(self):
+        # Keyword-only arguments: pickled (joblib workers) by hand.
+        return (
+            _rebuild,
+            (type(self), self.reason, self.lesion, self.column, self.path),
+        )
+
+
+class ROIFileNotFoundError(ROIError, FileNotFoundError):
+    """A cell names a file that does not exist."""
+
+
+class ROITypeError(ROIError, TypeError):
+    """A cell holds something of the wrong type (a non-numeric image, ...)."""
 
 
 class CeusRadiomicsWarning(UserWarning):
