@@ -30,7 +30,8 @@ import pandas as pd
 import torch
 from torchvision.models import resnet50
 
-from ceusradiomics.deep import ResNetFeaturizer, preprocess_roi
+from ceusradiomics import ResNetFeaturizer
+from ceusradiomics.deep import preprocess_roi
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -3,6 +3,12 @@
 Run by hand (not part of the test suite)::
 
     python benchmarks/bench_texture.py [--repeat 200]
+    python benchmarks/bench_texture.py --against /path/to/other/checkout
+
+``--against`` compares this tree with another checkout of the library (e.g.
+``git worktree add /tmp/before <commit>``) in alternating rounds, each in a
+fresh subprocess that imports one tree or the other: the per-ROI function and
+the extractor, ROI/s and the ratio per round.
 
 Cases: a 512x512 8-bit speckle image with (a) a ~150x100 elliptical ROI and
 (b) a 400x400 square ROI; the full default MaZda feature set (283 features).
@@ -17,8 +23,11 @@ being ours in both, since no library computes them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -190,11 +199,80 @@ def workers_throughput(
     return rates[1], rates[2]
 
 
+_AB_SCRIPT = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+import numpy as np, pandas as pd
+import ceusradiomics
+from bench_texture import ellipse_mask, speckle_image
+from ceusradiomics import TextureExtractor
+from ceusradiomics.texture import texture_features
+image, mask = speckle_image(), ellipse_mask()
+n = int(sys.argv[3])
+texture_features(image, mask)
+start = time.perf_counter()
+for _ in range(n):
+    texture_features(image, mask)
+function = n / (time.perf_counter() - start)
+X = pd.DataFrame({"US_image": [image] * n, "US_mask": [mask] * n},
+                 index=[f"L{i}" for i in range(n)])
+extractor = TextureExtractor(cache=False).fit(X)
+extractor.transform(X.iloc[:20])
+start = time.perf_counter()
+extractor.transform(X)
+print(json.dumps({"file": ceusradiomics.__file__, "function": function,
+                  "extractor": n / (time.perf_counter() - start)}))
+"""
+
+
+def against(other: str, n: int, rounds: int = 5) -> None:
+    """This tree vs another checkout, alternating subprocess rounds."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    bench_dir = os.path.dirname(os.path.abspath(__file__))
+    results: dict[str, list[dict]] = {"this tree": [], "other": []}
+    for _ in range(rounds):
+        for name, tree in (("this tree", here), ("other", other)):
+            out = subprocess.run(
+                [sys.executable, "-c", _AB_SCRIPT, tree, bench_dir, str(n)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "PYTHONPATH": ""},
+            )
+            results[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"this tree: {results['this tree'][0]['file']}")
+    print(f"other:     {results['other'][0]['file']}")
+    print()
+    print(
+        "| ellipse 150x100, 283 features, 1 core | this tree (ROI/s, median) | "
+        "other (ROI/s, median) | ratio (median of the rounds' ratios) |"
+    )
+    print("| --- | ---: | ---: | ---: |")
+    for key, label in (
+        ("function", "texture_features"),
+        ("extractor", "TextureExtractor"),
+    ):
+        a = [r[key] for r in results["this tree"]]
+        b = [r[key] for r in results["other"]]
+        ratios = [x / y for x, y in zip(a, b, strict=True)]
+        print(
+            f"| {label} | {np.median(a):.0f} | {np.median(b):.0f} | "
+            f"{np.median(ratios):.2f}x ({', '.join(f'{r:.2f}' for r in ratios)}) |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--lesions", type=int, default=1000)
+    parser.add_argument(
+        "--against", default=None, help="another checkout to compare with"
+    )
     args = parser.parse_args()
+    if args.against:
+        against(args.against, args.lesions)
+        return
 
     image = speckle_image()
     print(

@@ -7,10 +7,13 @@ matplotlib.
 """
 
 from ceusradiomics._cache import clear_feature_cache
-from ceusradiomics._perfusion_estimator import PerfusionExtractor
 from ceusradiomics._version import __version__
 from ceusradiomics.ensemble import StackingERClassifier
-from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
+from ceusradiomics.extractors import (
+    PerfusionExtractor,
+    ResNetFeaturizer,
+    TextureExtractor,
+)
 from ceusradiomics.selection import (
     CorrelationPruner,
     ICCFilter,

@@ -30,6 +30,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from ceusradiomics._roi import binarise, validate_roi
+from ceusradiomics.exceptions import (
+    ROIError,
+    ROIFileNotFoundError,
+    ROITypeError,
+)
+
 __all__ = [
     "check_phases",
     "image_phases",
@@ -247,8 +254,8 @@ def read_mask(
         pixels = _drop_alpha_and_grey_channels(pixels)
     if label is None:
         if pixels.ndim == 3:
-            return _binarise(pixels).any(axis=-1)
-        return _binarise(pixels)
+            return binarise(pixels).any(axis=-1)
+        return binarise(pixels)
     label_arr = np.asarray(label)
     if pixels.ndim == 2:
         if label_arr.ndim != 0:
@@ -487,166 +494,9 @@ def _to_grey(pixels: np.ndarray, color: str, what: str) -> np.ndarray:
     return np.ascontiguousarray(pixels[..., _CHANNEL[color]])
 
 
-def _binarise(mask: np.ndarray, prefix: str = "") -> np.ndarray:
-    if mask.dtype == np.bool_:
-        return mask
-    if mask.dtype.kind not in "uif":
-        raise TypeError(
-            f"{prefix}mask must hold booleans or numbers (nonzero = inside); "
-            f"got dtype {mask.dtype}"
-        )
-    if mask.dtype.kind == "f":
-        n_nan = int(np.count_nonzero(np.isnan(mask)))
-        if n_nan:
-            raise ValueError(
-                f"{prefix}mask holds {n_nan} NaN value(s); a mask must be "
-                "boolean or hold labels (nonzero = inside)"
-            )
-    return mask != 0
-
-
 # --------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------
-
-
-def _format_id(lesion: Any) -> str:
-    if isinstance(lesion, np.generic):
-        lesion = lesion.item()  # np.str_('P1') -> 'P1' in the message
-    return repr(lesion)
-
-
-def _prefix(lesion: Any, column: str | None) -> str:
-    parts = []
-    if lesion is not None:
-        parts.append(f"lesion {_format_id(lesion)}")
-    if column is not None:
-        parts.append(f"column {column!r}")
-    return ", ".join(parts) + ": " if parts else ""
-
-
-def _check_min_extent(min_extent: Any) -> int:
-    if isinstance(min_extent, (bool, np.bool_)) or not isinstance(
-        min_extent, (int, np.integer)
-    ):
-        raise TypeError(f"min_extent must be an int >= 1; got {min_extent!r}")
-    if min_extent < 1:
-        raise ValueError(f"min_extent must be an int >= 1; got {min_extent}")
-    return int(min_extent)
-
-
-def validate_roi(
-    image: np.ndarray,
-    mask: np.ndarray,
-    *,
-    lesion: Any = None,
-    image_column: str | None = None,
-    mask_column: str | None = None,
-    min_extent: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Check that an image and its mask form a usable ROI.
-
-    Every extractor calls this before computing features. The image is
-    returned unchanged (never copied); the mask is returned as a boolean
-    array (the same object if it already is one).
-
-    Parameters
-    ----------
-    image : array_like of shape (rows, columns)
-        A grey-level image of integers or floats.
-    mask : array_like of shape (rows, columns)
-        The ROI: booleans or numbers, nonzero = inside.
-    lesion : hashable, optional
-        The lesion id, quoted in error messages.
-    image_column, mask_column : str, optional
-        The records-frame columns the image and the mask come from, quoted
-        in error messages about each.
-    min_extent : int, default=1
-        The smallest extent, in pixels, that the ROI's bounding box must have
-        along at least one axis. Families built on pixel pairs (co-occurrence,
-        run length, gradient, ...) pass ``2``: a ROI whose bounding box is
-        thinner than `min_extent` in both directions holds no pair at all.
-
-    Returns
-    -------
-    image : ndarray of shape (rows, columns)
-        `image`, unchanged.
-    mask : ndarray of bool, shape (rows, columns)
-        `mask` as booleans.
-
-    Raises
-    ------
-    ValueError
-        If the image or the mask is not 2-D, their shapes differ, the mask
-        is empty or holds NaN, the image has NaN or infinite pixels inside
-        the ROI, or the ROI is thinner than `min_extent` in both directions.
-        The message starts with ``lesion '<id>', column '<column>': ``.
-    TypeError
-        If the image is not numeric (booleans included) or the mask holds
-        neither booleans nor numbers.
-
-    See Also
-    --------
-    load_roi : Read an image and its mask, then validate them.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from ceusradiomics.io import validate_roi
-    >>> image = np.arange(12.0).reshape(3, 4)
-    >>> image_out, mask_out = validate_roi(image, [[0, 1, 1, 0]] * 3)
-    >>> image_out is image, mask_out.dtype
-    (True, dtype('bool'))
-    >>> validate_roi(image, np.zeros((3, 5)), lesion="P017", mask_column="AP_mask")
-    Traceback (most recent call last):
-    ...
-    ValueError: lesion 'P017', column 'AP_mask': mask shape (3, 5) does not match image shape (3, 4)
-    """  # noqa: E501
-    min_extent = _check_min_extent(min_extent)
-    image_prefix = _prefix(lesion, image_column)
-    mask_prefix = _prefix(lesion, mask_column)
-    image = np.asarray(image)
-    mask = np.asarray(mask)
-    if image.ndim != 2:
-        hint = "; pass color= or a single frame" if image.ndim in (3, 4) else ""
-        raise ValueError(
-            f"{image_prefix}expected a 2-D image, got shape {image.shape}{hint}"
-        )
-    if image.dtype.kind not in "uif":
-        hint = " (is it the mask?)" if image.dtype == np.bool_ else ""
-        raise TypeError(
-            f"{image_prefix}image must hold integers or floats; got dtype "
-            f"{image.dtype}{hint}"
-        )
-    if mask.ndim != 2:
-        raise ValueError(f"{mask_prefix}expected a 2-D mask, got shape {mask.shape}")
-    if mask.shape != image.shape:
-        raise ValueError(
-            f"{mask_prefix}mask shape {mask.shape} does not match image shape "
-            f"{image.shape}"
-        )
-    mask = _binarise(mask, mask_prefix)
-    if not mask.any():
-        raise ValueError(f"{mask_prefix}mask is empty (no pixel inside the ROI)")
-    if image.dtype.kind == "f":
-        n_bad = int(np.count_nonzero(~np.isfinite(image[mask])))
-        if n_bad:
-            raise ValueError(
-                f"{image_prefix}image has {n_bad} NaN or infinite pixel(s) "
-                "inside the ROI; fill them or exclude them from the mask"
-            )
-    if min_extent >= 2:
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
-        height = int(rows[-1] - rows[0] + 1)
-        width = int(cols[-1] - cols[0] + 1)
-        if height < min_extent and width < min_extent:
-            raise ValueError(
-                f"{mask_prefix}ROI spans only {height} row(s) x {width} "
-                f"column(s); at least {min_extent} pixels along one axis are "
-                "needed for pixel-pair features"
-            )
-    return image, mask
 
 
 def is_missing(cell: Any) -> bool:
@@ -680,26 +530,42 @@ def is_missing(cell: Any) -> bool:
     return False
 
 
+def _cell_path(cell: Any) -> str | None:
+    if isinstance(cell, (str, os.PathLike)):
+        return os.fsdecode(os.fspath(cell))
+    return None
+
+
 def _load_cell(
     reader: Any, cell: Any, lesion: Any, column: str | None, what: str
 ) -> np.ndarray:
-    prefix = _prefix(lesion, column)
+    """``reader(cell)``, every failure raised as a located :class:`ROIError`."""
+    path = _cell_path(cell)
     if is_missing(cell):
-        raise ValueError(f"{prefix}no {what}: the cell is empty")
+        raise ROIError(f"no {what}: the cell is empty", lesion=lesion, column=column)
     try:
         return reader(cell)
+    except ROIError as exc:
+        raise exc.located(lesion=lesion, column=column) from exc
     except FileNotFoundError as exc:
-        if not prefix:
-            raise
-        raise FileNotFoundError(f"{prefix}{exc}") from exc
-    except ValueError as exc:
-        if not prefix:
-            raise
-        raise ValueError(f"{prefix}{exc}") from exc
+        raise ROIFileNotFoundError(
+            str(exc), lesion=lesion, column=column, path=path
+        ) from exc
     except TypeError as exc:
-        if not prefix:
-            raise
-        raise TypeError(f"{prefix}{exc}") from exc
+        raise ROITypeError(str(exc), lesion=lesion, column=column, path=path) from exc
+    except ValueError as exc:
+        raise ROIError(str(exc), lesion=lesion, column=column, path=path) from exc
+    except Exception as exc:
+        # A decoder's own failure (a truncated or corrupt file: OSError,
+        # SyntaxError, zlib.error, ...; Pillow's decompression-bomb guard):
+        # a problem with this cell, named as such.
+        where = f"'{path}'" if path is not None else f"the {what}"
+        raise ROIError(
+            f"cannot read {where}: {type(exc).__name__}: {exc}",
+            lesion=lesion,
+            column=column,
+            path=path,
+        ) from exc
 
 
 def load_roi(
@@ -738,12 +604,15 @@ def load_roi(
 
     Raises
     ------
-    FileNotFoundError
-        If a path does not exist; the message names the lesion, the column
-        and the path.
-    ValueError, TypeError
-        If a cell is empty or unreadable, or as :func:`validate_roi`; the
-        message starts with ``lesion '<id>', column '<column>': ``.
+    ROIError
+        For any problem with either cell: an empty cell, a missing file
+        (:class:`~ceusradiomics.exceptions.ROIFileNotFoundError`, also a
+        :class:`FileNotFoundError`), a value of the wrong type
+        (:class:`~ceusradiomics.exceptions.ROITypeError`, also a
+        :class:`TypeError`), a file the decoders cannot read (truncated,
+        corrupt, over Pillow's decompression-bomb limit), or as
+        :func:`validate_roi`. ``lesion``, ``column`` and ``path`` say where;
+        the message starts with ``lesion '<id>', column '<column>': ``.
 
     See Also
     --------
@@ -760,7 +629,7 @@ def load_roi(
     ...          mask_column="US_mask")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: lesion 'P1', column 'US_mask': no such image file: '/no/such/mask.png'
+    ceusradiomics.exceptions.ROIFileNotFoundError: lesion 'P1', column 'US_mask': no such image file: '/no/such/mask.png'
     """  # noqa: E501
     image = _load_cell(read_image, image_cell, lesion, image_column, "image")
     mask = _load_cell(read_mask, mask_cell, lesion, mask_column, "mask")
@@ -993,9 +862,11 @@ def _resolve_cell(cell: Any, base_dir: str, lesion: Any, column: str) -> Any:
         return os.path.normpath(os.path.join(base_dir, path))
     if isinstance(cell, (np.ndarray, Image.Image)) or _is_pydicom_dataset(cell):
         return cell
-    raise TypeError(
-        f"{_prefix(lesion, column)}a cell must be a path (str or os.PathLike), "
-        f"an array or empty; got {type(cell).__name__} {cell!r}"
+    raise ROITypeError(
+        "a cell must be a path (str or os.PathLike), an array or empty; got "
+        f"{type(cell).__name__} {cell!r}",
+        lesion=lesion,
+        column=column,
     )
 
 

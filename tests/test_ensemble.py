@@ -281,15 +281,17 @@ def test_stack_on_records_in_cross_val_score(small_cohort):
 
 @pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
 def test_texture_is_extracted_once_across_the_stack_folds(small_cohort, monkeypatch):
-    import ceusradiomics.extractors as extractors
+    from ceusradiomics import TextureExtractor
     from ceusradiomics import clear_feature_cache
 
     X, y = small_cohort
     clear_feature_cache("texture")
     calls = []
-    original = extractors._roi_texture
+    original = TextureExtractor._compute
     monkeypatch.setattr(
-        extractors, "_roi_texture", lambda *a: calls.append(1) or original(*a)
+        TextureExtractor,
+        "_compute",
+        staticmethod(lambda *a: calls.append(1) or original(*a)),
     )
     branch = make_study_pipeline(
         "radiomics", phases=("PP",), readers="primary", lasso_cv=3, random_state=0

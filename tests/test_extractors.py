@@ -9,16 +9,10 @@ from PIL import Image
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
 
 from ceusradiomics import TextureExtractor, clear_feature_cache
 from ceusradiomics.datasets import make_ceus_cohort
-from ceusradiomics.exceptions import DegenerateROIWarning
+from ceusradiomics.exceptions import DegenerateROIWarning, ROIError
 from ceusradiomics.texture import texture_feature_names, texture_features
 
 FAST = {"families": ("hist", "grad", "glcm"), "distances": (1, 2)}
@@ -28,19 +22,6 @@ FAST = {"families": ("hist", "grad", "glcm"), "distances": (1, 2)}
 def cohort():
     X, y, _ = make_ceus_cohort(n_lesions=12, image_size=96, random_state=3)
     return X, y
-
-
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_parameters_default_constructible,
-        check_no_attributes_set_in_init,
-        check_get_params_invariance,
-        check_set_params,
-    ],
-)
-def test_data_free_common_checks(check):
-    check("TextureExtractor", TextureExtractor())
 
 
 def test_default_feature_set_is_mazda_2d():
@@ -183,11 +164,11 @@ def test_cache_computes_each_roi_once_across_clones(cohort, monkeypatch):
     X, _ = cohort
     clear_feature_cache("texture")
     calls = []
-    import ceusradiomics.extractors as extractors
-
-    original = extractors._roi_texture
+    original = TextureExtractor._compute
     monkeypatch.setattr(
-        extractors, "_roi_texture", lambda *a: calls.append(1) or original(*a)
+        TextureExtractor,
+        "_compute",
+        staticmethod(lambda *a: calls.append(1) or original(*a)),
     )
     ext = TextureExtractor(phases=("US",), **FAST)
     first = ext.fit_transform(X)
@@ -224,14 +205,26 @@ def test_invalid_input_errors_name_the_lesion(cohort):
     with pytest.raises(ValueError, match="DP"):
         TextureExtractor(phases=("DP",)).fit(X)
     broken = X.iloc[:2].copy()
-    broken.at[broken.index[1], "AP_mask"] = np.zeros_like(broken.iloc[1]["AP_mask"])
+    lesion = broken.index[1]
+    broken.at[lesion, "AP_mask"] = np.zeros_like(broken.iloc[1]["AP_mask"])
     with pytest.raises(
-        ValueError, match=rf"lesion '{broken.index[1]}'.*'AP_mask'.*empty"
-    ):
+        ROIError,
+        match=rf"^lesion '{lesion}', column 'AP_mask': mask must contain at least "
+        r"one ROI pixel \(nonzero\): the mask is empty",
+    ) as info:
         TextureExtractor(**FAST).fit_transform(broken)
-    broken.at[broken.index[1], "AP_mask"] = np.ones((5, 5), bool)
-    with pytest.raises(ValueError, match="does not match image shape"):
+    assert info.value.lesion == lesion
+    assert info.value.column == "AP_mask"
+    assert info.value.path is None
+    broken.at[lesion, "AP_mask"] = np.ones((5, 5), bool)
+    with pytest.raises(
+        ROIError,
+        match=rf"^lesion '{lesion}', column 'AP_mask': mask must have the same shape "
+        r"as image; got image \(96, 96\) and mask \(5, 5\)",
+    ) as info:
         TextureExtractor(**FAST).fit_transform(broken)
+    assert info.value.lesion == lesion
+    assert info.value.column == "AP_mask"
 
 
 @pytest.mark.parametrize(

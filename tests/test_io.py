@@ -17,6 +17,7 @@ from pydicom.pixels import apply_color_lut, convert_color_space, get_decoder
 from pydicom.uid import UID, JPEG2000Lossless
 
 import ceusradiomics.io as cio
+from ceusradiomics.exceptions import ROIError, ROIFileNotFoundError, ROITypeError
 from ceusradiomics.io import (
     check_phases,
     image_phases,
@@ -617,7 +618,11 @@ def test_read_mask_errors():
         read_mask(np.eye(3), label=(1, 0, 0))
     with pytest.raises(ValueError, match=r"mask holds 1 NaN value\(s\)"):
         read_mask(np.array([[0.0, np.nan], [1.0, 0.0]]))
-    with pytest.raises(TypeError, match="mask must hold booleans or numbers"):
+    with pytest.raises(
+        TypeError,
+        match=r"mask must be a bool or numeric array \(nonzero = inside\); got dtype "
+        "object",
+    ):
         read_mask(np.array([["a", "b"]], dtype=object))
 
 
@@ -651,7 +656,7 @@ def test_validate_roi_binarises_numeric_masks():
 
 
 def test_validate_roi_shape_mismatch_message():
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ROIError) as info:
         validate_roi(
             np.zeros((480, 640)),
             np.ones((480, 641)),
@@ -660,9 +665,12 @@ def test_validate_roi_shape_mismatch_message():
             mask_column="AP_mask",
         )
     assert str(info.value) == (
-        "lesion 'P017', column 'AP_mask': mask shape (480, 641) does not match "
-        "image shape (480, 640)"
+        "lesion 'P017', column 'AP_mask': mask must have the same shape as image; "
+        "got image (480, 640) and mask (480, 641)"
     )
+    assert info.value.lesion == "P017"
+    assert info.value.column == "AP_mask"
+    assert info.value.path is None
 
 
 @pytest.mark.parametrize(
@@ -678,90 +686,119 @@ def test_validate_roi_shape_mismatch_message():
     ],
 )
 def test_validate_roi_message_prefix(lesion, column, prefix):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ROIError) as info:
         validate_roi(
             np.zeros((2, 2)), np.zeros((2, 2)), lesion=lesion, mask_column=column
         )
-    assert str(info.value) == prefix + "mask is empty (no pixel inside the ROI)"
+    assert str(info.value) == prefix + (
+        "mask must contain at least one ROI pixel (nonzero): the mask is empty"
+    )
+    assert info.value.lesion is lesion
+    assert info.value.column == column
 
 
 ONE = np.ones((3, 3))
 
 
 @pytest.mark.parametrize(
-    ("image", "mask", "error", "match"),
+    ("image", "mask", "error", "column", "match"),
     [
         (
             np.zeros((3, 3, 3)),
             ONE,
-            ValueError,
-            r"^lesion 'P1', column 'US_image': expected a 2-D image, got shape "
-            r"\(3, 3, 3\); pass color= or a single frame$",
+            ROIError,
+            "US_image",
+            r"^lesion 'P1', column 'US_image': image must be a 2-D array; got an "
+            r"array of shape \(3, 3, 3\); convert colour images to grey levels "
+            r"\(color=\) or pick one frame$",
         ),
-        (np.zeros(3), ONE, ValueError, r"expected a 2-D image, got shape \(3,\)$"),
+        (
+            np.zeros(3),
+            ONE,
+            ROIError,
+            "US_image",
+            r"image must be a 2-D array; got an array of shape \(3,\)$",
+        ),
         (
             np.zeros((3, 3), dtype=bool),
             ONE,
-            TypeError,
-            "column 'US_image': image must hold integers or floats; got dtype "
-            r"bool \(is it the mask\?\)",
+            ROITypeError,
+            "US_image",
+            "column 'US_image': image must be an array of integer or floating-point "
+            r"grey levels; got dtype bool \(is it the mask\?\)",
         ),
         (
             np.array([["a"] * 3] * 3, dtype=object),
             ONE,
-            TypeError,
-            "image must hold integers or floats; got dtype object",
+            ROITypeError,
+            "US_image",
+            "image must be an array of integer or floating-point grey levels; got "
+            "dtype object",
         ),
         (
             np.zeros((3, 3), dtype=complex),
             ONE,
-            TypeError,
+            ROITypeError,
+            "US_image",
             "got dtype complex128",
         ),
         (
             ONE,
             np.ones((3, 3, 1)),
-            ValueError,
-            r"column 'US_mask': expected a 2-D mask, got shape \(3, 3, 1\)",
+            ROIError,
+            "US_mask",
+            r"column 'US_mask': mask must have the same shape as image; got image "
+            r"\(3, 3\) and mask \(3, 3, 1\)",
         ),
         (
             ONE,
             np.ones((3, 4)),
-            ValueError,
-            r"column 'US_mask': mask shape \(3, 4\) does not match image shape "
-            r"\(3, 3\)",
+            ROIError,
+            "US_mask",
+            r"column 'US_mask': mask must have the same shape as image; got image "
+            r"\(3, 3\) and mask \(3, 4\)",
         ),
         (
             ONE,
             np.zeros((3, 3), dtype=bool),
-            ValueError,
-            r"column 'US_mask': mask is empty \(no pixel inside the ROI\)",
+            ROIError,
+            "US_mask",
+            r"column 'US_mask': mask must contain at least one ROI pixel "
+            r"\(nonzero\): the mask is empty",
         ),
         (
             ONE,
             np.array([[np.nan, 1, 0]] * 3),
-            ValueError,
+            ROIError,
+            "US_mask",
             r"column 'US_mask': mask holds 3 NaN value\(s\)",
         ),
         (
             ONE,
             np.array([["x"] * 3] * 3, dtype=object),
-            TypeError,
-            "mask must hold booleans or numbers",
+            ROITypeError,
+            "US_mask",
+            r"column 'US_mask': mask must be a bool or numeric array "
+            r"\(nonzero = inside\); got dtype object",
         ),
         (
             np.array([[np.nan, np.inf, 1.0], [-np.inf, 1.0, 1.0], [1.0] * 3]),
             np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0]]),
-            ValueError,
-            r"column 'US_image': image has 3 NaN or infinite pixel\(s\) inside the ROI",
+            ROIError,
+            "US_image",
+            r"column 'US_image': image must be finite inside the mask; got 3 NaN or "
+            r"infinite pixel\(s\) inside the ROI",
         ),
     ],
 )
-def test_validate_roi_errors(image, mask, error, match):
-    with pytest.raises(error, match=match):
+def test_validate_roi_errors(image, mask, error, column, match):
+    with pytest.raises(error, match=match) as info:
         validate_roi(
             image, mask, lesion="P1", image_column="US_image", mask_column="US_mask"
         )
+    assert info.value.lesion == "P1"
+    assert info.value.column == column
+    assert info.value.path is None
 
 
 def test_validate_roi_ignores_nan_outside_the_roi():
@@ -776,11 +813,13 @@ def test_min_extent_single_pixel():
     mask[2, 1] = True
     validate_roi(image, mask)  # min_extent=1: a single pixel is a ROI
     with pytest.raises(
-        ValueError,
+        ROIError,
         match=r"^lesion 'P9', column 'PP_mask': ROI spans only 1 row\(s\) x 1 "
         r"column\(s\); at least 2 pixels along one axis are needed",
-    ):
+    ) as info:
         validate_roi(image, mask, lesion="P9", mask_column="PP_mask", min_extent=2)
+    assert info.value.lesion == "P9"
+    assert info.value.column == "PP_mask"
 
 
 @pytest.mark.parametrize(
@@ -862,46 +901,81 @@ def test_load_roi_rgb_array_cell_uses_luma(rng):
 def test_load_roi_missing_file(tmp_path):
     path = tmp_path / "nope.png"
     with pytest.raises(
-        FileNotFoundError,
+        ROIFileNotFoundError,
         match=r"^lesion 'P1', column 'US_image': no such image file: '.*nope\.png'$",
-    ):
+    ) as info:
         load_roi(path, np.ones((2, 2)), lesion="P1", image_column="US_image")
-    with pytest.raises(FileNotFoundError, match=r"^no such image file: '.*nope\.png'$"):
+    assert isinstance(info.value, FileNotFoundError)
+    assert info.value.lesion == "P1"
+    assert info.value.column == "US_image"
+    assert info.value.path == str(path)
+    with pytest.raises(
+        ROIFileNotFoundError, match=r"^no such image file: '.*nope\.png'$"
+    ) as info:
         load_roi(np.ones((2, 2)), path)
+    assert info.value.lesion is None
+    assert info.value.column is None
+    assert info.value.path == str(path)
 
 
 def test_load_roi_empty_cell():
-    with pytest.raises(ValueError, match=r"^lesion 'P1', column 'US_mask_r2': no mask"):
+    with pytest.raises(
+        ROIError, match=r"^lesion 'P1', column 'US_mask_r2': no mask"
+    ) as info:
         load_roi(np.ones((2, 2)), None, lesion="P1", mask_column="US_mask_r2")
-    with pytest.raises(ValueError, match=r"^lesion 'P1', column 'US_image': no image"):
+    assert info.value.lesion == "P1"
+    assert info.value.column == "US_mask_r2"
+    assert info.value.path is None
+    with pytest.raises(
+        ROIError, match=r"^lesion 'P1', column 'US_image': no image"
+    ) as info:
         load_roi(float("nan"), np.ones((2, 2)), lesion="P1", image_column="US_image")
+    assert info.value.lesion == "P1"
+    assert info.value.column == "US_image"
 
 
 def test_load_roi_prefixes_reading_errors(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("text")
     with pytest.raises(
-        ValueError, match=r"^lesion 'P2', column 'AP_image': cannot read '.*notes\.txt'"
-    ):
+        ROIError, match=r"^lesion 'P2', column 'AP_image': cannot read '.*notes\.txt'"
+    ) as info:
         load_roi(path, np.ones((2, 2)), lesion="P2", image_column="AP_image")
+    assert info.value.lesion == "P2"
+    assert info.value.column == "AP_image"
+    assert info.value.path == str(path)
     with pytest.raises(
-        TypeError, match=r"^lesion 'P2', column 'AP_mask': source must be"
-    ):
+        ROITypeError, match=r"^lesion 'P2', column 'AP_mask': source must be"
+    ) as info:
         load_roi(np.ones((2, 2)), 3, lesion="P2", mask_column="AP_mask")
+    assert isinstance(info.value, TypeError)
+    assert info.value.lesion == "P2"
+    assert info.value.column == "AP_mask"
+    assert info.value.path is None
     cine = np.zeros((3, 4, 5))
-    with pytest.raises(ValueError, match=r"^lesion 'P2', column 'AP_image': .*3 fra"):
+    with pytest.raises(
+        ROIError, match=r"^lesion 'P2', column 'AP_image': .*3 fra"
+    ) as info:
         load_roi(cine, np.ones((4, 5)), lesion="P2", image_column="AP_image")
+    assert info.value.lesion == "P2"
+    assert info.value.column == "AP_image"
 
 
 def test_load_roi_validates(rng):
     with pytest.raises(
-        ValueError, match=r"^lesion 'P3', column 'US_mask': mask shape \(2, 3\)"
-    ):
+        ROIError,
+        match=r"^lesion 'P3', column 'US_mask': mask must have the same shape as "
+        r"image; got image \(2, 2\) and mask \(2, 3\)",
+    ) as info:
         load_roi(np.ones((2, 2)), np.ones((2, 3)), lesion="P3", mask_column="US_mask")
+    assert info.value.lesion == "P3"
+    assert info.value.column == "US_mask"
     mask = np.zeros((3, 3))
     mask[1, 1] = 1
-    with pytest.raises(ValueError, match="ROI spans only 1 row"):
+    with pytest.raises(ROIError, match="ROI spans only 1 row") as info:
         load_roi(np.ones((3, 3)), mask, min_extent=2)
+    assert info.value.lesion is None
+    assert info.value.column is None
 
 
 # --------------------------------------------------------------------------
@@ -1071,12 +1145,6 @@ def _manifest(**overrides):
             "manifest has no label column 'outcome'",
         ),
         (
-            _manifest(US_image=["a.png", 3]),
-            {},
-            TypeError,
-            "lesion 'P2', column 'US_image': a cell must be a path",
-        ),
-        (
             np.zeros((2, 3)),
             {},
             TypeError,
@@ -1087,6 +1155,17 @@ def _manifest(**overrides):
 def test_load_cohort_errors(manifest, kwargs, error, match):
     with pytest.raises(error, match=match):
         load_cohort(manifest, **kwargs)
+
+
+def test_load_cohort_bad_cell_is_a_located_roi_error():
+    with pytest.raises(
+        ROITypeError, match=r"^lesion 'P2', column 'US_image': a cell must be a path"
+    ) as info:
+        load_cohort(_manifest(US_image=["a.png", 3]))
+    assert isinstance(info.value, TypeError)
+    assert info.value.lesion == "P2"
+    assert info.value.column == "US_image"
+    assert info.value.path is None
 
 
 def test_load_cohort_csv_errors(tmp_path):

@@ -21,16 +21,15 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import (
-    check_get_params_invariance,
-    check_no_attributes_set_in_init,
-    check_parameters_default_constructible,
-    check_set_params,
-)
 
 from ceusradiomics import PerfusionExtractor, TextureExtractor
 from ceusradiomics.datasets import make_ceus_cohort
-from ceusradiomics.exceptions import DegenerateROIWarning
+from ceusradiomics.exceptions import (
+    DegenerateROIWarning,
+    ROIError,
+    ROIFileNotFoundError,
+    ROITypeError,
+)
 from ceusradiomics.perfusion import (
     BOLUS_MODELS,
     LIVER_PHASE_WINDOWS,
@@ -672,19 +671,6 @@ def test_cohort_cine_parameter_errors(kwargs, error, match):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "check",
-    [
-        check_parameters_default_constructible,
-        check_no_attributes_set_in_init,
-        check_get_params_invariance,
-        check_set_params,
-    ],
-)
-def test_data_free_common_checks(check):
-    check("PerfusionExtractor", PerfusionExtractor())
-
-
 @pytest.fixture(scope="module")
 def cine_features(cine_cohort):
     X = cine_cohort[0]
@@ -801,8 +787,12 @@ def test_extractor_bare_cine_column_and_formats(tmp_path):
     pd.testing.assert_frame_equal(
         PerfusionExtractor(frame_rate=1.0).fit_transform(X_array), features
     )
-    with pytest.raises(ValueError, match=r"lesion 'P0', column 'cine': a cine array"):
+    with pytest.raises(
+        ROIError, match=r"^lesion 'P0', column 'cine': a cine array without its times"
+    ) as info:
         PerfusionExtractor().fit_transform(X_array)
+    assert info.value.lesion == "P0"
+    assert info.value.column == "cine"
     # A multi-page TIFF path, read with read_cine.
     from PIL import Image
 
@@ -827,6 +817,93 @@ def test_extractor_flat_loop_is_degenerate():
     assert features.drop(index="P1").notna().all().all()
 
 
+def _short_loop(X):
+    frames, times = X.loc["P2", "cine"]
+    X.loc["P2", "cine"] = (frames[:10], times[:10])
+
+
+def _set_cell(lesion, column, value):
+    def edit(X):
+        X.loc[lesion, column] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "error", "lesion", "column", "match"),
+    [
+        pytest.param(
+            _short_loop,
+            ROIError,
+            "P2",
+            "mask",
+            "the time-intensity curve has 10 valid sample",
+            id="short-loop",
+        ),
+        pytest.param(
+            _set_cell("P0", "mask", np.ones((8, 9), dtype=bool)),
+            ROIError,
+            "P0",
+            "mask",
+            r"mask must have the same shape as image; got image \(8, 8\) and mask "
+            r"\(8, 9\)",
+            id="mask-shape",
+        ),
+        pytest.param(
+            _set_cell("P1", "mask", np.zeros((8, 8), dtype=bool)),
+            ROIError,
+            "P1",
+            "mask",
+            r"mask must contain at least one ROI pixel \(nonzero\): the mask is empty",
+            id="empty-mask",
+        ),
+        pytest.param(
+            _set_cell("P1", "cine", None),
+            ROIError,
+            "P1",
+            "cine",
+            "no cine: the cell is empty",
+            id="empty-cine-cell",
+        ),
+        pytest.param(
+            _set_cell("P1", "cine", 3.5),
+            ROITypeError,
+            "P1",
+            "cine",
+            r"a cine cell must be a path, a \(frames, times\) tuple",
+            id="cine-cell-type",
+        ),
+    ],
+)
+def test_extractor_cell_errors_name_lesion_and_column(
+    edit, error, lesion, column, match
+):
+    X = _cine_records()
+    edit(X)
+    with pytest.raises(
+        error, match=rf"^lesion '{lesion}', column '{column}': {match}"
+    ) as info:
+        PerfusionExtractor().fit_transform(X)
+    assert info.value.lesion == lesion
+    assert info.value.column == column
+    assert info.value.path is None
+
+
+def test_extractor_missing_cine_file_is_located(tmp_path):
+    X = _cine_records()
+    path = str(tmp_path / "nope.tif")
+    X.loc["P1", "cine"] = path
+    with pytest.raises(
+        ROIFileNotFoundError,
+        match=r"^lesion 'P1', column 'cine': no such cine file: '.*nope\.tif'",
+    ) as info:
+        PerfusionExtractor(frame_rate=1.0).fit_transform(X)
+    assert isinstance(info.value, FileNotFoundError)
+    assert info.value.lesion == "P1"
+    assert info.value.column == "cine"
+    assert info.value.path == path
+
+
 def test_extractor_errors():
     X = _cine_records()
     with pytest.raises(TypeError, match="X must be the records DataFrame"):
@@ -841,23 +918,6 @@ def test_extractor_errors():
         PerfusionExtractor(model="weibull").fit(X)
     with pytest.raises(InvalidParameterError, match="'motion_threshold' parameter"):
         PerfusionExtractor(motion_threshold=2.0).fit(X)
-    short = X.copy()
-    frames, times = short.loc["P2", "cine"]
-    short.loc["P2", "cine"] = (frames[:10], times[:10])
-    with pytest.raises(ValueError, match=r"lesion 'P2', column 'mask': the time-int"):
-        PerfusionExtractor().fit_transform(short)
-    wrong = X.copy()
-    wrong.loc["P0", "mask"] = np.ones((8, 9), dtype=bool)
-    with pytest.raises(ValueError, match=r"lesion 'P0', column 'mask': mask shape"):
-        PerfusionExtractor().fit_transform(wrong)
-    empty = X.copy()
-    empty.loc["P1", "cine"] = None
-    with pytest.raises(ValueError, match=r"lesion 'P1', column 'cine': no cine"):
-        PerfusionExtractor().fit_transform(empty)
-    odd = X.copy()
-    odd.loc["P1", "cine"] = 3.5
-    with pytest.raises(TypeError, match=r"'cine': a cine cell must be a path, a \(fr"):
-        PerfusionExtractor().fit_transform(odd)
     fitted = PerfusionExtractor().fit(X)
     with pytest.raises(ValueError, match=r"X lacks the columns \['mask'\]"):
         fitted.transform(X.drop(columns="mask"))

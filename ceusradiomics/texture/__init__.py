@@ -8,13 +8,13 @@ boolean ROI mask and returns a dict keyed by MaZda's own feature names.
 in ``docs/features.md``.
 """
 
-from ceusradiomics.texture._features import (
+from ceusradiomics.texture._quantize import quantize, roi_intensity_range
+from ceusradiomics.texture._registry import (
     DEFAULT_BITS,
     FAMILIES,
     texture_feature_names,
     texture_features,
 )
-from ceusradiomics.texture._quantize import quantize, roi_intensity_range
 from ceusradiomics.texture.autoregressive import (
     autoregressive_feature_names,
     autoregressive_features,

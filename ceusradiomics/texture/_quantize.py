@@ -5,148 +5,24 @@ ROI mapped onto ``L = 2**bits`` integer levels after an optional normalisation o
 their range. :func:`roi_intensity_range` gives the range ``[a, b]`` that a
 normalisation maps onto the levels, :func:`quantize` applies it.
 
-The module also holds the small input checks shared by the first-order families
-(:mod:`~ceusradiomics.texture.histogram`, :mod:`~ceusradiomics.texture.gradient`,
-:mod:`~ceusradiomics.texture.autoregressive`): validation of ``(image, mask)`` and
-the ROI's bounding box, so that a small ROI in a large image stays cheap.
+Both validate their input through :func:`~ceusradiomics.texture._common.crop_roi`;
+:func:`_quantize_crop` is the same map on an already validated ROI crop, for
+:func:`~ceusradiomics.texture.texture_features` and the extractors.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from ceusradiomics.texture._common import (
+    NORMALIZATIONS,
+    check_bits,
+    check_normalization,
+    crop_roi,
+    dot,
+)
+
 __all__ = ["NORMALIZATIONS", "quantize", "roi_intensity_range"]
-
-#: The grey-level normalisations understood by :func:`quantize`.
-NORMALIZATIONS: tuple[str, ...] = ("none", "3sigma", "1-99", "minmax")
-
-
-# --------------------------------------------------------------------------
-# shared input checks (private)
-# --------------------------------------------------------------------------
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """``sum(a * b)`` of two 1-D float arrays, without BLAS.
-
-    OpenBLAS splits a dot product of more than 10,000 elements over its
-    threads: on a busy machine (or next to joblib workers) that costs more
-    than the sum itself, and the result's last bits depend on the thread
-    count. numpy's own einsum loop is single-threaded and as fast, so a
-    feature is the same whatever the process's BLAS threads are.
-    """
-    return float(np.einsum("i,i->", a, b))
-
-
-def _check_image_mask(
-    image: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``(image, mask)``; return the image array and a bool mask.
-
-    Only cheap, whole-array properties are checked here (type, dimension,
-    shape, non-empty mask); finiteness is checked on the ROI values by the
-    callers, because pixels outside the ROI may hold anything (NaN included).
-    """
-    image = np.asarray(image)
-    mask = np.asarray(mask)
-    if image.dtype.kind not in "iuf":  # bool, complex, object, str, ...
-        raise TypeError(
-            "image must be an array of integer or floating-point grey levels; "
-            f"got dtype {image.dtype}. Convert it, e.g. image.astype(np.uint8)."
-        )
-    if image.ndim != 2:
-        raise ValueError(
-            f"image must be a 2-D array; got an array of shape {image.shape}. "
-            "Convert colour images to grey levels first."
-        )
-    if mask.shape != image.shape:
-        raise ValueError(
-            "mask must have the same shape as image; got image "
-            f"{image.shape} and mask {mask.shape}. Resample or crop the mask first."
-        )
-    if mask.dtype != bool:
-        if mask.dtype.kind not in "iuf":
-            raise TypeError(
-                f"mask must be a bool or numeric array (nonzero = ROI); got dtype "
-                f"{mask.dtype}"
-            )
-        mask = mask != 0
-    # argmax on a bool array stops at the first True: a cheap emptiness test.
-    if mask.size == 0 or not mask.reshape(-1)[mask.reshape(-1).argmax()]:
-        raise ValueError(
-            "mask must contain at least one ROI pixel (nonzero); got an empty mask "
-            f"of shape {mask.shape}"
-        )
-    return image, mask
-
-
-def _roi_bbox(mask: np.ndarray) -> tuple[slice, slice]:
-    """Bounding box of the True pixels of a non-empty bool ``mask``.
-
-    The first ROI row comes from ``argmax`` on the flat mask (which stops at
-    the first True); the other limits from row/column projections restricted to
-    the part of the mask from that row on, so the rows above the ROI are
-    scanned once only.
-    """
-    n_rows, n_cols = mask.shape
-    r0 = int(mask.reshape(-1).argmax()) // n_cols
-    rows = mask[r0:].any(axis=1)
-    r1 = n_rows - int(rows[::-1].argmax())
-    cols = mask[r0:r1].any(axis=0)
-    c0 = int(cols.argmax())
-    c1 = n_cols - int(cols[::-1].argmax())
-    return slice(r0, r1), slice(c0, c1)
-
-
-def _crop_to_roi(
-    image: np.ndarray, mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
-    """Validate and crop ``(image, mask)`` to the ROI's bounding box.
-
-    No margin is needed by the neighbourhood families: a pixel on the border of
-    the box has a neighbour outside it, which is outside the ROI, so it never
-    qualifies anyway.
-    """
-    image, mask = _check_image_mask(image, mask)
-    box = _roi_bbox(mask)
-    return image[box], mask[box], box
-
-
-def _check_finite(values: np.ndarray) -> None:
-    """Raise if a ROI value is NaN or infinite (integers are always finite)."""
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        n_bad = int(np.count_nonzero(~np.isfinite(values)))
-        raise ValueError(
-            f"image must be finite inside the mask; got {n_bad} NaN or infinite "
-            "value(s) among the ROI pixels"
-        )
-
-
-def _check_finite_roi(image_c: np.ndarray, mask_c: np.ndarray) -> None:
-    """:func:`_check_finite` on the ROI pixels, skipping integer images."""
-    if image_c.dtype.kind == "f":
-        _check_finite(image_c[mask_c])
-
-
-def _check_normalization(normalization: str) -> str:
-    if not isinstance(normalization, str) or normalization not in NORMALIZATIONS:
-        raise ValueError(
-            f"normalization must be one of {list(NORMALIZATIONS)}; "
-            f"got {normalization!r}"
-        )
-    return normalization
-
-
-def _check_bits(bits: int) -> int:
-    if (
-        not isinstance(bits, numbers.Integral)
-        or isinstance(bits, (bool, np.bool_))
-        or not 1 <= bits <= 16
-    ):
-        raise ValueError(f"bits must be an integer between 1 and 16; got {bits!r}")
-    return int(bits)
 
 
 # --------------------------------------------------------------------------
@@ -297,12 +173,9 @@ def roi_intensity_range(
     >>> round(a, 2), round(b, 2)
     (-54.16, 214.16)
     """
-    normalization = _check_normalization(normalization)
-    image, mask = _check_image_mask(image, mask)
-    box = _roi_bbox(mask)
-    values = image[box][mask[box]]
-    _check_finite(values)
-    return _range_from_values(values, image.dtype, normalization)
+    normalization = check_normalization(normalization)
+    image_c, mask_c, _ = crop_roi(image, mask)
+    return _range_from_values(image_c[mask_c], image_c.dtype, normalization)
 
 
 def _range_from_values(
@@ -320,7 +193,7 @@ def _range_from_values(
     d = x - mu
     # Sample SD (ddof=1) as in Kociołek's NormParamsMeanP3Std; a single pixel
     # has no spread, so sigma = 0 (a constant ROI) rather than 0/0.
-    sigma = float(np.sqrt(_dot(d, d) / (x.size - 1))) if x.size > 1 else 0.0
+    sigma = float(np.sqrt(dot(d, d) / (x.size - 1))) if x.size > 1 else 0.0
     return mu - 3.0 * sigma, mu + 3.0 * sigma
 
 
@@ -406,40 +279,42 @@ def quantize(
            [3, 3, 3, 3],
            [0, 0, 0, 0]])
     """
-    normalization = _check_normalization(normalization)
-    bits = _check_bits(bits)
-    image, mask = _check_image_mask(image, mask)
-    box = _roi_bbox(mask)
-    image_c, mask_c = image[box], mask[box]
-    values = image_c[mask_c]
-    _check_finite(values)
+    normalization = check_normalization(normalization)
+    bits = check_bits(bits)
+    image_c, mask_c, box = crop_roi(image, mask)
+    levels = _quantize_crop(image_c, mask_c, normalization, bits)
+    if levels.shape == np.shape(image):  # the ROI spans the image
+        return levels
+    out = np.zeros(np.shape(image), np.intp)
+    out[box] = levels
+    return out
 
+
+def _quantize_crop(
+    image_c: np.ndarray, mask_c: np.ndarray, normalization: str, bits: int
+) -> np.ndarray:
+    """:func:`quantize` of a validated ROI crop; the levels of the crop."""
+    values = image_c[mask_c]
     n_levels = 2**bits
     if normalization == "none":
-        native = _native_bits(image.dtype, values)
+        native = _native_bits(image_c.dtype, values)
         # Exact integer arithmetic: floor(v * 2**bits / 2**B) is a bit shift.
         w = image_c.astype(np.intp)
         levels = w >> (native - bits) if native >= bits else w << (bits - native)
         levels[~mask_c] = 0
-    else:
-        a, b = _range_from_values(values, image.dtype, normalization)
-        if not b > a:
-            levels = np.zeros(mask_c.shape, np.intp)
-        else:
-            # Work on the whole crop; pixels outside the ROI (possibly NaN) are
-            # set to a first, so they come out as level 0 without warnings.
-            v = np.where(mask_c, image_c, a).astype(np.float64, copy=False)
-            np.clip(v, a, b, out=v)
-            # (v - a) * L is exact (L is a power of two), so the single rounding
-            # is the division's and v == a + k (b - a) / L lands exactly on k.
-            v -= a
-            v *= n_levels
-            v /= b - a
-            levels = np.floor(v, out=v).astype(np.intp)
-            np.clip(levels, 0, n_levels - 1, out=levels)
-
-    if levels.shape == image.shape:  # the ROI spans the image (a pre-cropped ROI)
         return levels
-    out = np.zeros(image.shape, np.intp)
-    out[box] = levels
-    return out
+    a, b = _range_from_values(values, image_c.dtype, normalization)
+    if not b > a:
+        return np.zeros(mask_c.shape, np.intp)
+    # Work on the whole crop; pixels outside the ROI (possibly NaN) are set to
+    # a first, so they come out as level 0 without warnings.
+    v = np.where(mask_c, image_c, a).astype(np.float64, copy=False)
+    np.clip(v, a, b, out=v)
+    # (v - a) * L is exact (L is a power of two), so the single rounding is
+    # the division's and v == a + k (b - a) / L lands exactly on k.
+    v -= a
+    v *= n_levels
+    v /= b - a
+    levels = np.floor(v, out=v).astype(np.intp)
+    np.clip(levels, 0, n_levels - 1, out=levels)
+    return levels

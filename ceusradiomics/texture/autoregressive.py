@@ -14,7 +14,7 @@ import numpy as np
 
 from ceusradiomics.exceptions import DegenerateROIWarning
 from ceusradiomics.texture import _kernels
-from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi, _dot
+from ceusradiomics.texture._common import crop_roi, dot
 
 __all__ = ["autoregressive_feature_names", "autoregressive_features"]
 
@@ -131,14 +131,18 @@ def autoregressive_features(image: np.ndarray, mask: np.ndarray) -> dict[str, fl
     >>> bool(f["Teta1"] > 0.3), bool(0 < f["Sigma"] < 1)
     (True, True)
     """
-    image_c, mask_c, _ = _crop_to_roi(image, mask)
+    image_c, mask_c, _ = crop_roi(image, mask)
+    return _autoregressive(image_c, mask_c)
+
+
+def _autoregressive(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]:
+    """:func:`autoregressive_features` of a validated ROI crop."""
     values = image_c[mask_c]
-    _check_finite(values)
     features = dict.fromkeys(_NAMES, np.nan)
     x = values.astype(np.float64)
     mu = float(x.sum()) / x.size
     x -= mu
-    var = _dot(x, x) / x.size
+    var = dot(x, x) / x.size
     if values.min() == values.max() or not var > 0.0:
         warnings.warn(
             "autoregressive: the ROI is constant (every pixel equals "
@@ -206,7 +210,7 @@ def autoregressive_features(image: np.ndarray, mask: np.ndarray) -> dict[str, fl
             np.multiply(weight, flat[lo + oi : hi + oi], out=weighted)
             for j in range(i, 5):
                 oj = offsets[j]
-                gram[i, j] = gram[j, i] = _dot(weighted, flat[lo + oj : hi + oj])
+                gram[i, j] = gram[j, i] = dot(weighted, flat[lo + oj : hi + oj])
     theta, _, rank, _ = np.linalg.lstsq(gram[1:, 1:], gram[1:, 0], rcond=_RCOND)
     if rank < 4:
         warnings.warn(

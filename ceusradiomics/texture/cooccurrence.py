@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ceusradiomics.exceptions import DegenerateROIWarning
 from ceusradiomics.texture import _kernels
-from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi
+from ceusradiomics.texture._common import check_distances, roi_levels
 
 __all__ = [
     "HARALICK_FEATURES",
@@ -63,81 +63,6 @@ _DIRECTIONS: tuple[tuple[str, int, int], ...] = (
 # The matrices grow as levels**2 per offset: at 8 bits the 20 padded count
 # matrices take about 20 MB; beyond that memory, not the ROI, sets the cost.
 _MAX_LEVELS = 256
-
-
-# --------------------------------------------------------------------------
-# input checks shared with the run-length module (private)
-# --------------------------------------------------------------------------
-
-
-def _check_levels(levels: int, max_levels: int) -> int:
-    """Validate ``levels``: an integer in ``[1, max_levels]``."""
-    if not isinstance(levels, numbers.Integral) or isinstance(levels, bool):
-        raise TypeError(
-            f"levels must be an integer (the number of grey levels, e.g. 64 for "
-            f"6 bits); got {levels!r} of type {type(levels).__name__}"
-        )
-    if not 1 <= levels <= max_levels:
-        raise ValueError(f"levels must be between 1 and {max_levels}; got {levels}")
-    return int(levels)
-
-
-def _roi_levels(
-    image: np.ndarray, mask: np.ndarray, levels: int, max_levels: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Validate a working image and crop it to the ROI's bounding box.
-
-    Returns the cropped grey levels as ``intp`` (pixels outside the ROI set to
-    0, so that they can never matter), the cropped bool mask and ``levels``.
-    Only ROI values are checked: outside the mask anything goes (NaN included).
-    """
-    levels = _check_levels(levels, max_levels)
-    image_c, mask_c, _ = _crop_to_roi(image, mask)
-    if image_c.dtype.kind == "f":
-        roi = image_c[mask_c]
-        _check_finite(roi)
-        if not np.array_equal(roi, np.floor(roi)):
-            bad = float(roi[roi != np.floor(roi)][0])
-            raise ValueError(
-                "image must hold integer grey levels 0..levels-1 inside the mask; "
-                f"got the non-integer value {bad:g}. Quantise it first with "
-                "ceusradiomics.texture.quantize."
-            )
-    work = np.where(mask_c, image_c, 0)
-    low, high = work.min(), work.max()
-    if low < 0 or high >= levels:
-        roi = image_c[mask_c]
-        raise ValueError(
-            f"image values inside the mask must lie in 0..levels-1 = 0..{levels - 1}; "
-            f"got values from {roi.min()} to {roi.max()}. Quantise the image or "
-            "raise levels."
-        )
-    return work.astype(np.intp, copy=False), mask_c, levels
-
-
-def _check_distances(distances: Sequence[int]) -> tuple[int, ...]:
-    """Validate GLCM distances: a non-empty sequence of unique positive integers."""
-    if isinstance(distances, numbers.Integral) and not isinstance(distances, bool):
-        distances = (distances,)
-    try:
-        values = tuple(distances)
-    except TypeError:
-        raise TypeError(
-            f"distances must be a sequence of positive integers; got {distances!r}"
-        ) from None
-    if (
-        not values
-        or any(
-            not isinstance(d, numbers.Integral) or isinstance(d, bool) or d < 1
-            for d in values
-        )
-        or len(set(values)) != len(values)
-    ):
-        raise ValueError(
-            f"distances must be a non-empty sequence of unique positive integers; "
-            f"got {distances!r}"
-        )
-    return tuple(int(d) for d in values)
 
 
 def _check_offsets(offsets: Sequence) -> list[tuple[int, int]]:
@@ -225,7 +150,7 @@ def glcm_offsets(
     """
     return [
         (label.format(d=d), d * dr, d * dc)
-        for d in _check_distances(distances)
+        for d in check_distances(distances)
         for label, dr, dc in _DIRECTIONS
     ]
 
@@ -256,10 +181,11 @@ def co_occurrence_feature_names(
     >>> len(names), names[0], names[12], names[-1]
     (220, 'S(1,0)AngScMom', 'S(0,1)Contrast', 'S(5,-5)DifEntrp')
     """
-    return list(_layout(_check_distances(distances))[2])
+    return list(_layout(check_distances(distances))[2])
 
 
 @functools.lru_cache(maxsize=16)
+@functools.cache
 def _layout(distances: tuple[int, ...]) -> tuple[tuple, tuple, tuple]:
     """Offset labels, ``(dr, dc)`` steps and feature names for ``distances``."""
     offsets = glcm_offsets(distances)
@@ -444,7 +370,7 @@ def co_occurrence_matrix(
     (1.0, 0.1667)
     """
     steps = _check_offsets(offsets)
-    work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
+    work, mask_c, levels = roi_levels(image, mask, levels, _MAX_LEVELS)
     counts = _padded_counts(work, mask_c, steps, levels)
     C = _compact(counts, levels)
     P = C + C.transpose(0, 2, 1) if symmetric else C.copy()
@@ -827,8 +753,20 @@ def co_occurrence_features(
     >>> round(f["S(1,0)Contrast"], 1), round(f["S(1,0)SumAverg"], 2)
     (678.4, 67.58)
     """
-    labels, steps, names = _layout(_check_distances(distances))
-    work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
+    distances = check_distances(distances)
+    work, mask_c, levels = roi_levels(image, mask, levels, _MAX_LEVELS)
+    return _co_occurrence(work, mask_c, levels, distances, stacklevel=4)
+
+
+def _co_occurrence(
+    work: np.ndarray,
+    mask_c: np.ndarray,
+    levels: int,
+    distances: tuple[int, ...],
+    stacklevel: int = 3,
+) -> dict[str, float]:
+    """:func:`co_occurrence_features` of a validated crop of levels (0 outside)."""
+    labels, steps, names = _layout(distances)
     kernel = _kernels.compiled("glcm_symmetric_features_loop")
     if kernel is None:
         counts = _padded_counts(work, mask_c, steps, levels)
@@ -839,5 +777,5 @@ def co_occurrence_features(
         counts = _compiled_counts(work, mask_c, steps, L, L, 0, L * L, np.int32)
         values = np.empty((counts.shape[0], len(HARALICK_FEATURES)))
         kernel(counts, L, L, 0, values)
-    _warn_degenerate(values, labels, stacklevel=3)
+    _warn_degenerate(values, labels, stacklevel=stacklevel)
     return dict(zip(names, values.ravel().tolist(), strict=True))

@@ -13,13 +13,7 @@ import warnings
 import numpy as np
 
 from ceusradiomics.exceptions import DegenerateROIWarning
-from ceusradiomics.texture._quantize import (
-    _check_finite_roi,
-    _check_image_mask,
-    _crop_to_roi,
-    _dot,
-    _roi_bbox,
-)
+from ceusradiomics.texture._common import crop_roi, dot
 
 __all__ = ["absolute_gradient", "gradient_feature_names", "gradient_features"]
 
@@ -125,12 +119,9 @@ def absolute_gradient(
            [0.   , 7.211, 8.485, 0.   ],
            [0.   , 0.   , 0.   , 0.   ]])
     """
-    image, mask = _check_image_mask(image, mask)
-    box = _roi_bbox(mask)
-    image_c, mask_c = image[box], mask[box]
-    _check_finite_roi(image_c, mask_c)
-    gradient = np.zeros(image.shape, np.float64)
-    support = np.zeros(image.shape, bool)
+    image_c, mask_c, box = crop_roi(image, mask)
+    gradient = np.zeros(np.shape(image), np.float64)
+    support = np.zeros(np.shape(image), bool)
     g2, s = _squared_gradient_on_crop(image_c, mask_c)
     inner = (
         slice(box[0].start + 1, box[0].stop - 1),
@@ -228,8 +219,12 @@ def gradient_features(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     {'GrMean': 7.1411, 'GrVariance': 1.0049, 'GrSkewness': -0.2085,
      'GrKurtosis': -0.9903, 'GrNonZeros': 1.0}
     """
-    image_c, mask_c, _ = _crop_to_roi(image, mask)
-    _check_finite_roi(image_c, mask_c)
+    image_c, mask_c, _ = crop_roi(image, mask)
+    return _gradient(image_c, mask_c)
+
+
+def _gradient(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]:
+    """:func:`gradient_features` of a validated ROI crop."""
     features = dict.fromkeys(_NAMES, np.nan)
     g2, s = _squared_gradient_on_crop(image_c, mask_c)
     g2 = g2[s]
@@ -264,6 +259,6 @@ def gradient_features(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
         return features
     features["GrMean"] = mean
     features["GrVariance"] = var
-    features["GrSkewness"] = _dot(d2, d) / n / var**1.5
-    features["GrKurtosis"] = _dot(d2, d2) / n / (var * var) - 3.0
+    features["GrSkewness"] = dot(d2, d) / n / var**1.5
+    features["GrKurtosis"] = dot(d2, d2) / n / (var * var) - 3.0
     return features

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ceusradiomics.exceptions import DegenerateROIWarning
-from ceusradiomics.texture._quantize import _check_finite, _crop_to_roi, _dot
+from ceusradiomics.texture._common import crop_roi, dot
 
 __all__ = ["histogram_feature_names", "histogram_features"]
 
@@ -136,9 +136,13 @@ def histogram_features(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     >>> round(f["Skewness"], 4), round(f["Kurtosis"], 4)
     (1.5748, 2.5545)
     """
-    image_c, mask_c, _ = _crop_to_roi(image, mask)
+    image_c, mask_c, _ = crop_roi(image, mask)
+    return _histogram(image_c, mask_c)
+
+
+def _histogram(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]:
+    """:func:`histogram_features` of a validated ROI crop."""
     values = image_c[mask_c]
-    _check_finite(values)
     n = values.size
     # k-th smallest value (1-based) is Perc.xx%: F(g) >= xx/100 <=> count*100 >=
     # xx*N, so k = ceil(xx * N / 100) in integers, free of float rounding.
@@ -180,9 +184,9 @@ def histogram_features(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
         mean = float(x.sum() / n)
         d = x - mean
         d2 = d * d
-        var = _dot(d, d) / n
-        m3 = _dot(d2, d) / n
-        m4 = _dot(d2, d2) / n
+        var = dot(d, d) / n
+        m3 = dot(d2, d) / n
+        m4 = dot(d2, d2) / n
         percentiles = np.partition(x, ranks)[ranks]
 
     features = dict.fromkeys(_NAMES, np.nan)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ceusradiomics.texture import _kernels
-from ceusradiomics.texture.cooccurrence import _roi_levels
+from ceusradiomics.texture._common import roi_levels
 
 __all__ = [
     "RUN_LENGTH_DIRECTIONS",
@@ -141,11 +141,14 @@ def _runs(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _prepare(image, mask, levels):
     """Working grid with the sentinel ``levels`` outside the ROI."""
-    work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
+    work, mask_c, levels = roi_levels(image, mask, levels, _MAX_LEVELS)
+    return _grid(work, mask_c, levels), int(np.count_nonzero(mask_c)), levels
+
+
+def _grid(work: np.ndarray, mask_c: np.ndarray, levels: int) -> np.ndarray:
     # The sentinel is one past the last level: never a valid level, and it
     # keeps bincount over levels (which needs non-negative values) usable.
-    grid = np.where(mask_c, work, levels)
-    return grid, int(np.count_nonzero(mask_c)), levels
+    return np.where(mask_c, work, levels)
 
 
 def run_length_matrix(
@@ -336,7 +339,13 @@ def run_length_features(
     >>> round(f["Horzl_LngREmph"], 4), round(f["Horzl_ShrtREmp"], 4)
     (4.25, 0.3264)
     """
-    histograms = _run_histograms(image, mask, levels)
+    work, mask_c, levels = roi_levels(image, mask, levels, _MAX_LEVELS)
+    return _run_length(work, mask_c, levels)
+
+
+def _run_length(work: np.ndarray, mask_c: np.ndarray, levels: int) -> dict[str, float]:
+    """:func:`run_length_features` of a validated crop of levels (0 outside)."""
+    histograms = _run_histograms(work, mask_c, levels)
     # Every ROI pixel lies in exactly one run of a direction: N = sum l P(l).
     n_pixels = int(histograms[0][0] @ np.arange(histograms[0][0].size))
     values = []
@@ -354,7 +363,7 @@ def run_length_features(
     return dict(zip(_NAMES, values, strict=True))
 
 
-def _run_histograms(image, mask, levels) -> list[tuple[np.ndarray, np.ndarray]]:
+def _run_histograms(work, mask_c, levels) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per direction: the number of runs by length (index = length) and by level.
 
     With numba installed the counts come from one compiled pass per direction
@@ -363,18 +372,19 @@ def _run_histograms(image, mask, levels) -> list[tuple[np.ndarray, np.ndarray]]:
     """
     kernel = _kernels.compiled("run_histograms_loop")
     if kernel is not None:
-        work, mask_c, levels = _roi_levels(image, mask, levels, _MAX_LEVELS)
         grid = np.where(mask_c, work, -1).astype(np.int32)
         by_length = np.zeros((len(_STEPS), max(grid.shape) + 1), dtype=np.int64)
         by_level = np.zeros((len(_STEPS), levels), dtype=np.int64)
         kernel(grid, _STEPS, by_length, by_level)
         return list(zip(by_length, by_level, strict=True))
-    return _run_histograms_numpy(image, mask, levels)
+    return _run_histograms_numpy(work, mask_c, levels)
 
 
-def _run_histograms_numpy(image, mask, levels) -> list[tuple[np.ndarray, np.ndarray]]:
+def _run_histograms_numpy(
+    work: np.ndarray, mask_c: np.ndarray, levels: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """:func:`_run_histograms` with numpy only."""
-    grid, _, levels = _prepare(image, mask, levels)
+    grid = _grid(work, mask_c, levels)
     # All four directions end to end, so that one pass finds every run.
     parts = [_lines(grid, name, levels) for name in RUN_LENGTH_DIRECTIONS]
     bounds = np.cumsum([0] + [part.size for part in parts])

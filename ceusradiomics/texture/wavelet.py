@@ -20,100 +20,24 @@ it is an optional dependency, hence this small hand-written transform.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
-import operator
 from collections.abc import Iterable
 
 import numpy as np
+
+from ceusradiomics.texture._common import (
+    MAX_SCALE,  # noqa: F401 (documented here with the scales)
+    as_int,
+    check_image,
+    check_origin,
+    check_scales,
+    crop_roi,
+)
 
 __all__ = ["haar_decomposition", "wavelet_feature_names", "wavelet_features"]
 
 #: Sub-band names in output order; first letter = filter along x (columns).
 BANDS: tuple[str, ...] = ("LL", "LH", "HL", "HH")
-
-#: Largest scale accepted: a 65536 px block is far beyond any image.
-MAX_SCALE = 16
-
-
-def _as_int(value: object, message: str) -> int:
-    """Return ``value`` as an int; bools and non-integers raise TypeError."""
-    if type(value) is int:  # fast path for the common case
-        return value
-    if not isinstance(value, (bool, np.bool_)):
-        try:
-            return operator.index(value)
-        except TypeError:
-            pass
-    raise TypeError(f"{message}; got {value!r} of type {type(value).__name__}")
-
-
-def _check_scales(scales: Iterable[int]) -> tuple[int, ...]:
-    """Validate ``scales``: positive ints, strictly increasing, at most 16."""
-    if isinstance(scales, (str, bytes)) or not isinstance(scales, Iterable):
-        raise TypeError(
-            "scales must be an iterable of positive integers such as range(1, 9); "
-            f"got {scales!r}"
-        )
-    values = tuple(scales)
-    if not values:
-        raise ValueError("scales must contain at least one scale; got an empty set")
-    values = tuple(_as_int(k, "scales must contain integers") for k in values)
-    if not all(1 <= k <= MAX_SCALE for k in values):
-        raise ValueError(
-            f"scales must lie between 1 and {MAX_SCALE} (block sizes 2 to "
-            f"{2**MAX_SCALE} px); got {values}"
-        )
-    if any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(
-            f"scales must be strictly increasing without repeats; got {values}"
-        )
-    return values
-
-
-def _check_origin(origin: Iterable[int]) -> tuple[int, int]:
-    """Validate ``origin``: two non-negative integers (row, column)."""
-    try:
-        values = tuple(origin)
-    except TypeError:
-        values = None
-    if values is None or len(values) != 2:
-        raise ValueError(
-            "origin must be a pair (row0, col0) of non-negative integers; "
-            f"got {origin!r}"
-        )
-    row0, col0 = (_as_int(v, "origin must hold integers (row0, col0)") for v in values)
-    if row0 < 0 or col0 < 0:
-        raise ValueError(
-            "origin must be a pair (row0, col0) of non-negative integers; "
-            f"got {(row0, col0)}"
-        )
-    return row0, col0
-
-
-def _check_image(image: np.ndarray) -> np.ndarray:
-    """Return ``image`` as an array after checking it is 2-D and real-valued."""
-    image = np.asarray(image)
-    if image.ndim != 2:
-        raise ValueError(
-            f"image must be a 2-D array; got an array of shape {image.shape}"
-        )
-    if image.dtype.kind not in "iuf":
-        raise TypeError(
-            f"image must hold real numbers (integer or float); got dtype {image.dtype}"
-        )
-    return image
-
-
-def _check_mask(mask: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """Return ``mask`` as a bool array of ``image``'s shape."""
-    mask = np.asarray(mask)
-    if mask.shape != image.shape:
-        raise ValueError(
-            "mask must have the same shape as image; got image "
-            f"{image.shape} and mask {mask.shape}"
-        )
-    return mask if mask.dtype == bool else mask != 0
 
 
 def _align(values: np.ndarray, row0: int, col0: int) -> tuple[np.ndarray, int, int]:
@@ -165,7 +89,7 @@ def wavelet_feature_names(scales: Iterable[int] = range(1, 9)) -> list[str]:
     ['WavEnLL_s-5', 'WavEnLH_s-5', 'WavEnHL_s-5', 'WavEnHH_s-5', \
 'WavEnLL_s-6', 'WavEnLH_s-6', 'WavEnHL_s-6', 'WavEnHH_s-6']
     """
-    return list(_names(_check_scales(scales)))
+    return list(_names(check_scales(scales)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -254,9 +178,9 @@ def haar_decomposition(
     >>> {band: float(c[0, 0]) for band, c in haar_decomposition(image, 1).items()}
     {'LL': 5.5, 'LH': -2.5, 'HL': -1.5, 'HH': 0.5}
     """
-    image = _check_image(image)
-    (scale,) = _check_scales((_as_int(scale, "scale must be an integer"),))
-    row0, col0 = _check_origin(origin)
+    image = check_image(image)
+    (scale,) = check_scales((as_int(scale, "scale must be an integer"),))
+    row0, col0 = check_origin(origin)
     values = image.astype(np.float64)
     if not np.isfinite(values).all():
         raise ValueError("image must contain only finite values; found NaN or inf")
@@ -372,33 +296,32 @@ def wavelet_features(
     >>> bool(np.isnan(feats["WavEnHL_s-4"]))  # no 16 x 16 block in an 8 x 8 ROI
     True
     """
-    image = _check_image(image)
-    mask = _check_mask(mask, image)
-    scales = _check_scales(scales)
-    row0, col0 = _check_origin(origin)
+    scales = check_scales(scales)
+    row0, col0 = check_origin(origin)
+    image_c, mask_c, box = crop_roi(image, mask)
+    return _wavelet(image_c, mask_c, scales, (row0 + box[0].start, col0 + box[1].start))
 
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        raise ValueError("mask must contain at least one ROI pixel; got an empty mask")
-    r0, r1 = rows[0], rows[-1] + 1
-    cols = np.flatnonzero(mask[r0:r1].any(axis=0))
-    c0, c1 = cols[0], cols[-1] + 1
+
+def _wavelet(
+    image_c: np.ndarray,
+    mask_c: np.ndarray,
+    scales: tuple[int, ...],
+    origin: tuple[int, int],
+) -> dict[str, float]:
+    """:func:`wavelet_features` of a validated ROI crop whose top-left pixel
+    sits at `origin` of the image (the Haar grid's reference)."""
+    row0, col0 = origin
     # Blocks cut by the ROI bounding box are never valid, so the bounding box
     # is all that is needed; _align trims it to each level's grid.
-    roi = mask[r0:r1, c0:c1]
-    values = image[r0:r1, c0:c1].astype(np.float64)
-    if image.dtype.kind == "f":
+    roi = mask_c
+    values = image_c.astype(np.float64)
+    if image_c.dtype.kind == "f":
         finite = np.isfinite(values)
         if not finite.all():
-            if (roi & ~finite).any():
-                raise ValueError(
-                    "image must contain only finite values inside the ROI; "
-                    "found NaN or inf"
-                )
-            # Outside values may be anything; zero them so no inf - inf
-            # (and its RuntimeWarning) ever occurs in invalid blocks.
+            # Outside values may be anything (the ROI's were checked); zero
+            # them so no inf - inf (and its RuntimeWarning) ever occurs in
+            # invalid blocks.
             values = np.where(finite, values, 0.0)
-    row0, col0 = row0 + int(r0), col0 + int(c0)
 
     wanted = set(scales)
     # Quadrant sums (a, b, c, d) of the valid blocks of every wanted level,

@@ -1,7 +1,10 @@
 """ResNetFeaturizer: the records frame -> ResNet-50 deep features per phase.
 
-This module imports neither torch nor torchvision: they are imported when a
-featurizer is fitted or used, so ``import ceusradiomics`` works without them.
+The network maths (preprocessing, backbone, head, weights) live in
+:mod:`ceusradiomics.deep`; this module is the estimator, on the shared
+records-transformer base. It imports neither torch nor torchvision: they are
+imported when a featurizer is fitted or used, so ``import ceusradiomics``
+works without them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -27,7 +29,14 @@ from ceusradiomics.deep._weights import (
     load_state_dict_file,
     resolve_weights,
 )
-from ceusradiomics.io import check_phases, load_roi
+from ceusradiomics.exceptions import ROIError
+from ceusradiomics.extractors._base import (
+    Layout,
+    RecordsTransformer,
+    check_records,
+    image_slots,
+)
+from ceusradiomics.io import check_phases
 
 __all__ = ["ResNetFeaturizer"]
 
@@ -51,19 +60,7 @@ def _import_backbone() -> Any:
     return _backbone
 
 
-def _check_records(X: Any) -> pd.DataFrame:
-    if not isinstance(X, pd.DataFrame):
-        raise TypeError(
-            "X must be the records DataFrame: one row per lesion, indexed by lesion "
-            "id, with '{phase}_image' and '{phase}_mask' columns (see "
-            f"ceusradiomics.io.load_cohort); got {type(X).__name__}"
-        )
-    if len(X) == 0:
-        raise ValueError("X has no lesion (0 rows)")
-    return X
-
-
-class ResNetFeaturizer(TransformerMixin, BaseEstimator):
+class ResNetFeaturizer(RecordsTransformer):
     """Deep features of every phase image from an ImageNet ResNet-50.
 
     For each lesion (row of the records frame) and phase, the ROI's bounding
@@ -175,7 +172,7 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
     See Also
     --------
     ceusradiomics.deep.preprocess_roi : The network input of one ROI.
-    ceusradiomics.extractors.TextureExtractor : The radiomics branch.
+    ceusradiomics.TextureExtractor : The radiomics branch.
 
     Notes
     -----
@@ -185,7 +182,9 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
     value *before* its ReLU, so that no feature is constant zero over the
     cohort; the ReLU of it is what the classifier saw in training. Without
     torch, constructing a featurizer works but ``fit`` and ``transform``
-    raise an :class:`ImportError`.
+    raise an :class:`ImportError`. A cell that cannot be used raises a
+    :class:`~ceusradiomics.exceptions.ROIError` naming the lesion and the
+    column.
 
     References
     ----------
@@ -196,7 +195,7 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> import pandas as pd
-    >>> from ceusradiomics.deep import ResNetFeaturizer
+    >>> from ceusradiomics import ResNetFeaturizer
     >>> rng = np.random.default_rng(0)
     >>> mask = np.zeros((48, 48), dtype=bool)
     >>> mask[12:36, 10:30] = True
@@ -292,7 +291,7 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
         stat = os.stat(source)
         return ("file", str(source), stat.st_size, stat.st_mtime_ns)
 
-    def _settings(self, weights_id: tuple) -> dict[str, Any]:
+    def _cache_settings(self, weights_id: tuple) -> dict[str, Any]:
         return {
             "network": "resnet50",
             "weights": weights_id,
@@ -320,17 +319,21 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
 
     # --------------------------------------------------------------- network
 
-    def _activations(self, X: pd.DataFrame, views: int) -> dict[str, np.ndarray]:
+    def _activations(
+        self, X: pd.DataFrame, views: int, *, on_error: str = "raise"
+    ) -> tuple[dict[str, np.ndarray], list[ROIError], set[int]]:
         """Backbone activations ``(n_lesions, 1 + views, width)`` per phase.
 
-        View 0 is the ROI itself; views 1.. are augmented. The cache is read
-        first and the network (built on first need) runs only on the misses,
-        ``batch_size`` images at a time.
+        View 0 is the ROI itself; views 1.. are augmented. Each lesion's cells
+        are read and validated once (the base class's :meth:`_read_slot`);
+        the cache is read first and the network (built on first need) runs
+        only on the misses, ``batch_size`` images at a time. Returns the
+        activations, the errors collected and the rows that failed.
         """
         backbone = _import_backbone()
         kind, source = resolve_weights(self.weights)
         weights_id = self._weights_id(kind, source)
-        settings = self._settings(weights_id)
+        settings = self._cache_settings(weights_id)
         cache = feature_cache("resnet") if self.cache else None
         width = self.n_backbone_features_
         n_views = 1 + views
@@ -339,7 +342,7 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
             for p in self.phases_
         }
         pending: list[Any] = []
-        slots: list[tuple[str, int, int, str]] = []
+        slots_pending: list[tuple[str, int, int, str]] = []
 
         from tqdm.auto import tqdm
 
@@ -355,29 +358,38 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
 
             extractor = self._extractor(backbone, kind, source, weights_id)
             values = backbone.forward(extractor, normalize(torch.cat(pending)))
-            for (phase, i, v, key), row in zip(slots, values, strict=True):
+            for (phase, i, v, key), row in zip(slots_pending, values, strict=True):
                 out[phase][i, v] = row
                 if cache is not None:
                     cache.put(key, row)
-            bar.update(len(slots))
+            bar.update(len(slots_pending))
             pending.clear()
-            slots.clear()
+            slots_pending.clear()
 
         columns = list(X.columns)
+        errors: list[ROIError] = []
+        failed: set[int] = set()
+        slots = image_slots(X, self.phases_, {p: () for p in self.phases_})
         with bar:
             for i, (lesion, row) in enumerate(
                 zip(X.index.tolist(), X.itertuples(index=False), strict=True)
             ):
                 record = dict(zip(columns, row, strict=True))
-                for phase in self.phases_:
-                    image, mask = load_roi(
-                        record[f"{phase}_image"],
-                        record[f"{phase}_mask"],
-                        lesion=lesion,
-                        image_column=f"{phase}_image",
-                        mask_column=f"{phase}_mask",
-                    )
-                    key = roi_key(image, mask, settings=settings)
+                rois = []
+                for slot in slots:
+                    try:
+                        rois += self._read_slot(lesion, record, slot)
+                    except ROIError as exc:
+                        if on_error == "raise":
+                            raise
+                        errors += [exc, *getattr(exc, "others", [])]
+                        failed.add(i)
+                if i in failed:
+                    bar.update(len(slots) * n_views)
+                    continue
+                for slot, roi in zip(slots, rois, strict=True):
+                    phase = slot.phase
+                    key = roi_key(roi.image, roi.mask, settings=settings)
                     keys = [key] + [
                         f"{key}:view{v}:{self.seed_}" for v in range(1, n_views)
                     ]
@@ -393,8 +405,8 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
                         continue
                     base = resize_crop(
                         roi_crop(
-                            image,
-                            mask,
+                            roi.image,
+                            roi.mask,
                             crop_margin=self._crop_margin(),
                             mask_context=self.mask_context,
                         ),
@@ -403,12 +415,14 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
                     tensors = self._views(base, key, needed)
                     for v, tensor in zip(needed, tensors, strict=True):
                         pending.append(tensor)
-                        slots.append((phase, i, v, keys[v]))
+                        slots_pending.append((phase, i, v, keys[v]))
                         if len(pending) == self.batch_size:
                             flush()
             if pending:
                 flush()
-        return out
+        for phase in out:
+            out[phase][sorted(failed)] = np.nan
+        return out, errors, failed
 
     def _views(self, base: Any, key: str, needed: list[int]) -> list[Any]:
         """The tensors of the needed views of one ROI (0 = the ROI itself)."""
@@ -454,7 +468,7 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
         self : ResNetFeaturizer
         """
         backbone = _import_backbone()
-        X = _check_records(X)
+        X = check_records(X)
         phases = check_phases(
             X, (self.phases,) if isinstance(self.phases, str) else self.phases
         )
@@ -491,7 +505,7 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
             names = [f"{p}_resnet50_{k:04d}" for p in phases for k in range(width)]
         else:
             views = self._n_views()
-            activations = self._activations(X, views)
+            activations, _, _ = self._activations(X, views)
             self.classes_ = classes
             self.head_, self.loss_curve_ = {}, {}
             for j, phase in enumerate(phases):
@@ -509,8 +523,8 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
             names = [
                 f"{p}_resnet50_head_{k:04d}" for p in phases for k in range(self.head)
             ]
-        self.feature_names_out_ = np.asarray(names, dtype=object)
-        self.n_features_out_ = len(names)
+        slots = image_slots(X, phases, {p: () for p in phases})
+        self._set_layout(Layout(slots, tuple(names)))
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -526,43 +540,30 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
         -------
         features : DataFrame of shape (n_lesions, n_features_out_)
             Indexed like ``X``, float64.
+
+        Raises
+        ------
+        ROIError
+            For the first lesion whose cell cannot be used, with its
+            ``lesion`` and ``column``.
         """
         _import_backbone()
         check_is_fitted(self)
-        X = _check_records(X)
-        needed = [f"{p}_{s}" for p in self.phases_ for s in ("image", "mask")]
-        missing = [c for c in needed if c not in X.columns]
-        if missing:
-            raise ValueError(
-                f"X lacks the columns {missing} that the featurizer was fitted with"
-            )
-        activations = self._activations(X, views=0)
+        return super().transform(X)
+
+    def _extract(
+        self, X: pd.DataFrame, layout: Layout, *, on_error: str = "raise"
+    ) -> tuple[np.ndarray, list[ROIError]]:
+        _import_backbone()
+        check_is_fitted(self)
+        activations, errors, _ = self._activations(X, views=0, on_error=on_error)
         blocks = []
         for phase in self.phases_:
             features = activations[phase][:, 0].astype(np.float64)
             if hasattr(self, "head_"):
                 features = head_forward(features, self.head_[phase])
             blocks.append(features)
-        return pd.DataFrame(
-            np.hstack(blocks),
-            index=X.index.copy(),
-            columns=list(self.feature_names_out_),
-        )
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Output column names: ``{phase}_resnet50_{k:04d}`` (or ``_head_``).
-
-        Parameters
-        ----------
-        input_features : ignored
-            Present for API consistency (the input is the records frame).
-
-        Returns
-        -------
-        feature_names_out : ndarray of str
-        """
-        check_is_fitted(self)
-        return self.feature_names_out_.copy()
+        return np.hstack(blocks), errors
 
     # --------------------------------------------------------- sklearn hooks
 
@@ -579,7 +580,6 @@ class ResNetFeaturizer(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
         # Only the random network and the head draw random numbers.
         tags.non_deterministic = self.random_state is None and (
             self.weights is None or self.head is not None

@@ -1,43 +1,43 @@
 """PerfusionExtractor: cine loops of the records frame -> VueBox TIC parameters.
 
-The math lives in :mod:`ceusradiomics.perfusion`; this module only finds the
-cine columns, loads the loops lazily, parallelises over lesions and names the
-output columns.
+The maths lives in :mod:`ceusradiomics.perfusion`; this module is the
+estimator on the shared records-transformer base: it finds the cine columns,
+reads each loop (through :func:`ceusradiomics.io.read_cine`) and validates its
+ROIs once, and hands the validated arrays to the curve fits.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn_compat.base import _fit_context
 
 from ceusradiomics.exceptions import DegenerateROIWarning
-from ceusradiomics.io import (
-    _check_times,
-    _prefix,
-    is_missing,
-    read_cine,
-    read_mask,
-    validate_roi,
+from ceusradiomics.extractors._base import (
+    ROI,
+    Layout,
+    RecordsTransformer,
+    Slot,
+    Unit,
+    check_records,
 )
+from ceusradiomics.io import _check_times, read_cine
 from ceusradiomics.perfusion import (
+    BOLUS_MODELS,
     PERFUSION_PARAMETERS,
-    _DegenerateCurveError,
     fit_bolus,
     perfusion_parameters,
     time_intensity_curve,
     washout_onset,
 )
+from ceusradiomics.perfusion._fit import _DegenerateCurveError
 
 __all__ = ["PerfusionExtractor"]
 
@@ -70,61 +70,30 @@ def _cine_phases(columns: Iterable[Any]) -> tuple[str, ...]:
     return tuple(phases)
 
 
-def _load_cine(
-    cell: Any, frame_rate: float | None, lesion: Any, column: str
-) -> tuple[np.ndarray, np.ndarray]:
-    prefix = _prefix(lesion, column)
-    if is_missing(cell):
-        raise ValueError(f"{prefix}no cine: the cell is empty")
-    try:
-        if isinstance(cell, (str, os.PathLike)):
-            return read_cine(cell, frame_rate=frame_rate)
-        if isinstance(cell, tuple) and len(cell) == 2:
-            frames, times = np.asarray(cell[0]), cell[1]
-            if frames.ndim == 3 and frames.dtype.kind in "uif":
-                return frames, _check_times(times, frames.shape[0], "the cine")
-            return read_cine(frames, times=times)
-        if isinstance(cell, np.ndarray):
-            if frame_rate is None:
-                raise ValueError(
-                    "a cine array without its times needs the extractor's "
-                    "frame_rate=, or store a (frames, times) tuple in the cell"
-                )
-            return read_cine(cell, frame_rate=frame_rate)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{prefix}{exc}") from exc
-    except ValueError as exc:
-        raise ValueError(f"{prefix}{exc}") from exc
-    except TypeError as exc:
-        raise TypeError(f"{prefix}{exc}") from exc
+def _read_loop(cell: Any, frame_rate: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """The frames and times of a cine cell (a path, a tuple or an array)."""
+    if isinstance(cell, (str, os.PathLike)):
+        return read_cine(cell, frame_rate=frame_rate)
+    if isinstance(cell, tuple) and len(cell) == 2:
+        frames, times = np.asarray(cell[0]), cell[1]
+        if frames.ndim == 3 and frames.dtype.kind in "uif":
+            return frames, _check_times(times, frames.shape[0], "the cine")
+        return read_cine(frames, times=times)
+    if isinstance(cell, np.ndarray):
+        if frame_rate is None:
+            raise ValueError(
+                "a cine array without its times needs the extractor's "
+                "frame_rate=, or store a (frames, times) tuple in the cell"
+            )
+        return read_cine(cell, frame_rate=frame_rate)
     raise TypeError(
-        f"{prefix}a cine cell must be a path, a (frames, times) tuple or, with "
+        "a cine cell must be a path, a (frames, times) tuple or, with "
         f"frame_rate=, an array of frames; got {type(cell).__name__}"
     )
 
 
-def _load_mask(cell: Any, frames: np.ndarray, lesion, cine_column, mask_column):
-    prefix = _prefix(lesion, mask_column)
-    if is_missing(cell):
-        raise ValueError(f"{prefix}no mask: the cell is empty")
-    try:
-        mask = read_mask(cell)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{prefix}{exc}") from exc
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"{prefix}{exc}") from exc
-    _, mask = validate_roi(
-        frames[0],
-        mask,
-        lesion=lesion,
-        image_column=cine_column,
-        mask_column=mask_column,
-    )
-    return mask
-
-
-def _fit_roi(frames, times, mask, settings, lesion, column, messages):
-    """Fit of one ROI's curve, or None (with a message) for a degenerate one."""
+def _fit_roi(frames, times, mask, settings, what):
+    """Fit of one ROI's curve, or None (with a warning) for a degenerate one."""
     curve = time_intensity_curve(
         frames,
         mask,
@@ -137,48 +106,13 @@ def _fit_roi(frames, times, mask, settings, lesion, column, messages):
     try:
         return fit_bolus(times, curve, model=settings["model"])
     except _DegenerateCurveError as exc:
-        messages.append(f"{_prefix(lesion, column)}{exc}; its features are NaN")
+        warnings.warn(
+            f"{what}{exc}; its features are NaN", DegenerateROIWarning, stacklevel=2
+        )
         return None
-    except ValueError as exc:
-        raise ValueError(f"{_prefix(lesion, column)}{exc}") from exc
 
 
-def _phase_features(
-    cells: tuple[Any, Any, Any],
-    columns: tuple[str, str, str | None],
-    settings: dict[str, Any],
-    lesion: Any,
-) -> tuple[np.ndarray, list[str]]:
-    """The TIC parameters of one lesion and phase, with the warnings raised.
-
-    Runs in a joblib worker, so warnings are returned as strings and
-    re-emitted by the main process.
-    """
-    cine_cell, mask_cell, reference_cell = cells
-    cine_column, mask_column, reference_column = columns
-    messages: list[str] = []
-    frames, times = _load_cine(cine_cell, settings["frame_rate"], lesion, cine_column)
-    mask = _load_mask(mask_cell, frames, lesion, cine_column, mask_column)
-    fit = _fit_roi(frames, times, mask, settings, lesion, mask_column, messages)
-    values = [np.nan] * len(PERFUSION_PARAMETERS)
-    if fit is not None:
-        values = list(perfusion_parameters(fit).values())
-    if reference_column is not None:
-        onset = np.nan
-        if not is_missing(reference_cell):
-            reference = _load_mask(
-                reference_cell, frames, lesion, cine_column, reference_column
-            )
-            reference_fit = _fit_roi(
-                frames, times, reference, settings, lesion, reference_column, messages
-            )
-            if fit is not None and reference_fit is not None:
-                onset = washout_onset(fit, reference_fit)
-        values.append(onset)
-    return np.asarray(values, dtype=float), messages
-
-
-class PerfusionExtractor(TransformerMixin, BaseEstimator):
+class PerfusionExtractor(RecordsTransformer):
     """VueBox perfusion parameters of every cine loop and ROI of each lesion.
 
     For each lesion (row of the records frame) and cine phase, the
@@ -244,6 +178,8 @@ class PerfusionExtractor(TransformerMixin, BaseEstimator):
         The cine phases extracted (``""`` for a bare ``cine`` column).
     references_ : dict of str to bool
         Whether each phase has a reference ROI column (hence ``WashoutOnset``).
+    layout_ : Layout
+        The columns read and written (internal).
     feature_names_out_ : ndarray of str
         Output column names.
     n_features_out_ : int
@@ -260,7 +196,8 @@ class PerfusionExtractor(TransformerMixin, BaseEstimator):
     gives NaN parameters and a
     :class:`~ceusradiomics.exceptions.DegenerateROIWarning` naming the lesion;
     a curve with too few usable frames, a missing cell or a mask of the wrong
-    shape raises a ValueError naming the lesion and the column. The
+    shape raises a :class:`~ceusradiomics.exceptions.ROIError` naming the
+    lesion and the column. The
     transformer is stateless: ``fit`` only validates the parameters and
     records the phases and output names.
 
@@ -285,7 +222,7 @@ class PerfusionExtractor(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "phases": [None, str, list, tuple],
-        "model": [StrOptions({"lognormal", "gamma", "ldrw"})],
+        "model": [StrOptions(set(BOLUS_MODELS))],
         "statistic": [StrOptions({"mean", "median"})],
         "linearize": [None, StrOptions({"log"})],
         "dynamic_range_db": [Interval(Real, 0, None, closed="neither")],
@@ -295,6 +232,8 @@ class PerfusionExtractor(TransformerMixin, BaseEstimator):
         "n_jobs": [None, Integral],
         "verbose": ["verbose"],
     }
+    _progress: ClassVar[tuple[str, str]] = ("perfusion", "loop")
+    _records_help: ClassVar[str] = _RECORDS_HELP
 
     def __init__(
         self,
@@ -334,11 +273,15 @@ class PerfusionExtractor(TransformerMixin, BaseEstimator):
             "frame_rate": None if self.frame_rate is None else float(self.frame_rate),
         }
 
-    def _layout(self, X: Any) -> tuple[tuple[str, ...], dict[str, bool]]:
-        if not isinstance(X, pd.DataFrame):
-            raise TypeError(f"X must be {_RECORDS_HELP}; got {type(X).__name__}")
-        if len(X) == 0:
-            raise ValueError("X has no lesion (0 rows)")
+    def _read_image(self, cell: Any) -> tuple[np.ndarray, np.ndarray]:
+        frame_rate = None if self.frame_rate is None else float(self.frame_rate)
+        return _read_loop(cell, frame_rate)
+
+    def _image_of(self, image: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        # The ROI is drawn once for the loop: checked against its first frame.
+        return image[0][0]
+
+    def _layout(self, X: pd.DataFrame) -> Layout:
         available = _cine_phases(X.columns)
         if not available:
             raise ValueError(
@@ -371,16 +314,53 @@ class PerfusionExtractor(TransformerMixin, BaseEstimator):
                 f"X has no ROI column {no_mask} for its cine column(s); add the "
                 "lesion masks"
             )
-        references = {p: _column(p, _REFERENCE) in X.columns for p in phases}
-        return phases, references
+        slots, names, starts = [], [], {}
+        for phase in phases:
+            masks = (_column(phase, _MASK),)
+            params = PERFUSION_PARAMETERS
+            if _column(phase, _REFERENCE) in X.columns:
+                masks += (_column(phase, _REFERENCE),)
+                params += (_WASHOUT,)
+            slots.append(Slot(_column(phase, _CINE), masks, phase=phase))
+            starts[phase] = len(names)
+            names += [_column(phase, f"TIC_{p}") for p in params]
+        return Layout(tuple(slots), tuple(names), starts)
+
+    def _units(
+        self, rois: list[ROI], slot: Slot, settings: dict, layout: Layout
+    ) -> Iterator[Unit]:
+        # One unit per loop: the lesion ROI and, where the frame has a
+        # reference column, the reference ROI (None on an empty cell).
+        lesion_roi = rois[0]
+        reference = rois[1].mask if len(rois) > 1 else None
+        width = len(PERFUSION_PARAMETERS) + (len(slot.masks) > 1)
+        frames, times = lesion_roi.image
+        start = layout.starts[slot.phase]
+        yield Unit(
+            slice(start, start + width),
+            None,
+            (frames, times, lesion_roi.mask, reference, len(slot.masks) > 1),
+            lesion_roi.lesion,
+            lesion_roi.mask_column,
+        )
 
     @staticmethod
-    def _names(phases: Iterable[str], references: dict[str, bool]) -> np.ndarray:
-        names = []
-        for phase in phases:
-            params = PERFUSION_PARAMETERS + ((_WASHOUT,) if references[phase] else ())
-            names += [_column(phase, f"TIC_{p}") for p in params]
-        return np.asarray(names, dtype=object)
+    def _compute(payload: Any, settings: dict) -> np.ndarray:
+        frames, times, mask, reference, has_reference = payload
+        fit = _fit_roi(frames, times, mask, settings, "")
+        values = [np.nan] * len(PERFUSION_PARAMETERS)
+        if fit is not None:
+            values = list(perfusion_parameters(fit).values())
+        if has_reference:
+            onset = np.nan
+            if reference is not None:
+                reference_fit = _fit_roi(
+                    frames, times, reference, settings, "the reference ROI: "
+                )
+                if fit is not None and reference_fit is not None:
+                    onset = washout_onset(fit, reference_fit)
+            values.append(onset)
+        return np.asarray(values, dtype=float)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: pd.DataFrame, y: Any = None) -> PerfusionExtractor:
@@ -397,109 +377,14 @@ class PerfusionExtractor(TransformerMixin, BaseEstimator):
         -------
         self : PerfusionExtractor
         """
-        self.phases_, self.references_ = self._layout(X)
-        self.feature_names_out_ = self._names(self.phases_, self.references_)
-        self.n_features_out_ = len(self.feature_names_out_)
+        X = check_records(X, _RECORDS_HELP)
+        layout = self._layout(X)
+        self._set_layout(layout)
+        self.phases_ = tuple(s.phase for s in layout.slots)
+        self.references_ = {s.phase: len(s.masks) > 1 for s in layout.slots}
         return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Extract the TIC parameters of every lesion.
-
-        Parameters
-        ----------
-        X : DataFrame
-            The records frame; only the cine and ROI columns of the fitted
-            phases are read, one loop at a time.
-
-        Returns
-        -------
-        features : DataFrame of shape (n_lesions, n_features_out_)
-            Indexed like ``X``.
-        """
-        if hasattr(self, "phases_"):
-            if not isinstance(X, pd.DataFrame):
-                raise TypeError(f"X must be {_RECORDS_HELP}; got {type(X).__name__}")
-            phases, references = self.phases_, self.references_
-            columns = [_column(p, k) for p in phases for k in (_CINE, _MASK)]
-            columns += [_column(p, _REFERENCE) for p in phases if references[p]]
-            missing = [c for c in columns if c not in X.columns]
-            if missing:
-                raise ValueError(
-                    f"X lacks the columns {missing} that the extractor was fitted with"
-                )
-        else:  # stateless: transform without fit is allowed
-            self._validate_params()
-            phases, references = self._layout(X)
-        names = self._names(phases, references)
-        settings = self._settings()
-        slots = []  # (first output column, number of columns) per phase
-        start = 0
-        for phase in phases:
-            width = len(PERFUSION_PARAMETERS) + int(references[phase])
-            slots.append((start, width))
-            start += width
-        values = np.full((len(X), len(names)), np.nan)
-        pending = []
-
-        def jobs():
-            for i, (lesion, row) in enumerate(
-                zip(X.index, X.to_dict("records"), strict=True)
-            ):
-                for k, phase in enumerate(phases):
-                    reference_column = (
-                        _column(phase, _REFERENCE) if references[phase] else None
-                    )
-                    cells = (
-                        row[_column(phase, _CINE)],
-                        row[_column(phase, _MASK)],
-                        row[reference_column] if reference_column else None,
-                    )
-                    pending.append((i, k))
-                    yield delayed(_phase_features)(
-                        cells,
-                        (
-                            _column(phase, _CINE),
-                            _column(phase, _MASK),
-                            reference_column,
-                        ),
-                        settings,
-                        lesion,
-                    )
-
-        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            results = tqdm(results, desc="perfusion", unit="loop")
-        for n, (phase_values, messages) in enumerate(results):
-            i, k = pending[n]
-            first, width = slots[k]
-            values[i, first : first + width] = phase_values
-            for message in messages:
-                warnings.warn(message, DegenerateROIWarning, stacklevel=2)
-        return pd.DataFrame(values, index=X.index.copy(), columns=list(names))
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Output column names: ``[{phase}_]TIC_{param}``.
-
-        Parameters
-        ----------
-        input_features : ignored
-            Present for API consistency (the input is the records frame).
-
-        Returns
-        -------
-        feature_names_out : ndarray of str
-        """
-        if not hasattr(self, "feature_names_out_"):
-            raise NotFittedError(
-                "This PerfusionExtractor has no output names yet: call 'fit' (or "
-                "'fit_transform') on the records frame first."
-            )
-        return self.feature_names_out_.copy()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
         tags.requires_fit = False
         return tags
