@@ -27,6 +27,7 @@ from ceusradiomics.deep import (
     preprocess_roi,
     roi_crop,
 )
+from ceusradiomics.exceptions import ROIError
 
 SIZE = 40
 FAST = {"weights": None, "image_size": 32, "random_state": 0}
@@ -609,9 +610,14 @@ def test_errors_name_the_lesion_and_the_parameter(torch, records):
         m if i != 2 else np.zeros_like(m) for i, m in enumerate(records["AP_mask"])
     ]
     with pytest.raises(
-        ValueError, match="lesion 'L2', column 'AP_mask': mask is empty"
-    ):
+        ROIError,
+        match=r"^lesion 'L2', column 'AP_mask': mask must contain at least one ROI "
+        r"pixel \(nonzero\): the mask is empty",
+    ) as info:
         ResNetFeaturizer(**FAST).fit_transform(broken)
+    assert info.value.lesion == "L2"
+    assert info.value.column == "AP_mask"
+    assert info.value.path is None
     with pytest.raises(
         ValueError, match=r"layer must name a node.*got 'layer5'.*'layer4'"
     ):

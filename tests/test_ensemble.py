@@ -281,8 +281,7 @@ def test_stack_on_records_in_cross_val_score(small_cohort):
 
 @pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
 def test_texture_is_extracted_once_across_the_stack_folds(small_cohort, monkeypatch):
-    from ceusradiomics import TextureExtractor
-    from ceusradiomics import clear_feature_cache
+    from ceusradiomics import TextureExtractor, clear_feature_cache
 
     X, y = small_cohort
     clear_feature_cache("texture")

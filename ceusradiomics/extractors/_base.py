@@ -165,6 +165,8 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
     _records_help: ClassVar[str] = _RECORDS_HELP
     #: Minimum ROI extent passed to the validator.
     _min_extent: ClassVar[int] = 1
+    #: What an image cell holds, for error messages ("no cine: ...").
+    _image_kind: ClassVar[str] = "image"
 
     # ------------------------------------------------------------- hooks
 
@@ -201,7 +203,7 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
         ``__notes__``-free list on ``error.others``.
         """
         image = _load_cell(
-            self._read_image, record[slot.image], lesion, slot.image, "image"
+            self._read_image, record[slot.image], lesion, slot.image, self._image_kind
         )
         plane = self._image_of(image)
         rois, errors = [], []

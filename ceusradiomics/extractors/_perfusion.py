@@ -233,6 +233,7 @@ class PerfusionExtractor(RecordsTransformer):
         "verbose": ["verbose"],
     }
     _progress: ClassVar[tuple[str, str]] = ("perfusion", "loop")
+    _image_kind: ClassVar[str] = "cine"
     _records_help: ClassVar[str] = _RECORDS_HELP
 
     def __init__(
