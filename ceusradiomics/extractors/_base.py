@@ -198,9 +198,10 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
     def _read_slot(self, lesion: Any, record: dict, slot: Slot) -> list[ROI]:
         """The validated ROIs of one slot of one lesion (read and checked once).
 
-        Every present mask is validated; the problems of the whole slot are
-        raised together as the first ROIError, with the others attached as
-        ``__notes__``-free list on ``error.others``.
+        Every present mask is validated. If any cell fails, the first
+        ROIError is raised, carrying the slot's other ROIErrors in its
+        ``others`` attribute (a list), so that collecting callers report every
+        bad cell of a lesion, not only the first.
         """
         image = _load_cell(
             self._read_image, record[slot.image], lesion, slot.image, self._image_kind

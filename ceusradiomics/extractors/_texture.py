@@ -12,7 +12,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn_compat.base import _fit_context
 
 from ceusradiomics._cache import roi_key
-from ceusradiomics.exceptions import ROIError
 from ceusradiomics.extractors._base import (
     ROI,
     Layout,
@@ -215,15 +214,6 @@ class TextureExtractor(RecordsTransformer):
     ) -> Iterator[Unit]:
         n_base = len(layout.names) // len(layout.starts)
         for roi in rois:
-            if settings.normalization == "none" and roi.image.dtype.kind == "f":
-                raise ROIError(
-                    f'normalization="none" needs integer grey levels (the native '
-                    f"range of the dtype); the image is {roi.image.dtype}. Use "
-                    'normalization="minmax", "3sigma" or "1-99" for floating-point '
-                    "images",
-                    lesion=roi.lesion,
-                    column=roi.image_column,
-                )
             start = layout.starts[roi.mask_column]
             # Only the ROI's bounding box travels to a worker and into the
             # cache key; its origin keeps the Haar grid in place.
