@@ -103,7 +103,9 @@ def read_image(
     color : {"luma", "red", "green", "blue", "error"}, default="luma"
         How a colour image becomes grey:
 
-        - ``"luma"``: ITU-R BT.601 luma (see Notes), returned as ``float64``;
+        - ``"luma"``: ITU-R BT.601 luma (see Notes), in the source's grey
+          levels: ``uint8`` for 8-bit colour, ``uint16`` for 16-bit,
+          ``float64`` for float;
         - ``"red"``, ``"green"``, ``"blue"``: that channel, with its dtype;
         - ``"error"``: raise a :class:`ValueError` on a colour image.
 
@@ -141,9 +143,16 @@ def read_image(
     .. math:: Y = 0.299\\,R + 0.587\\,G + 0.114\\,B
 
     (ITU-R BT.601 [1]_), the grey level of the JPEG/JFIF standard, of Pillow's
-    ``convert("L")`` (which also rounds to ``uint8``) and the Y of DICOM's
-    ``YBR_FULL``. It is kept in ``float64`` without rounding. It differs from
-    :func:`skimage.color.rgb2gray`, which uses the BT.709 weights.
+    ``convert("L")`` and the Y of DICOM's ``YBR_FULL``. An integer colour image
+    keeps integer grey levels of its own dtype, as MaZda analyses 8-bit grey:
+    for 8 bits the weights are applied in 16-bit fixed point and rounded half
+    up, ``Y = (19595 R + 38470 G + 7471 B + 32768) >> 16``, exactly Pillow's
+    ``convert("L")``; wider integers (16-bit colour) are rounded half up from
+    the float luma. So an 8-bit colour ultrasound frame gives a
+    ``uint8`` image that the default ``normalization="none"`` of the texture
+    features accepts. A float colour image gives ``float64`` luma, unrounded.
+    It differs from :func:`skimage.color.rgb2gray`, which uses the BT.709
+    weights.
 
     DICOM pixel data are decoded by pydicom, one frame at a time. The
     photometric interpretation [2]_ is handled as follows: ``MONOCHROME2`` as
@@ -171,8 +180,8 @@ def read_image(
     >>> import numpy as np
     >>> from ceusradiomics.io import read_image
     >>> rgb = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]]], dtype=np.uint8)
-    >>> np.round(read_image(rgb), 3)
-    array([[ 76.245, 149.685,  29.07 ]])
+    >>> read_image(rgb)  # BT.601 luma, rounded, in the source's 8 bits
+    array([[ 76, 150,  29]], dtype=uint8)
     >>> read_image(rgb, color="green")
     array([[  0, 255,   0]], dtype=uint8)
 
@@ -490,8 +499,29 @@ def _to_grey(pixels: np.ndarray, color: str, what: str) -> np.ndarray:
             "convert it to grey"
         )
     if color == "luma":
-        return pixels @ _LUMA_WEIGHTS
+        return _luma(pixels)
     return np.ascontiguousarray(pixels[..., _CHANNEL[color]])
+
+
+# BT.601 weights in 16-bit fixed point (sum 65536), as Pillow's convert("L").
+_LUMA_FIXED = np.array([19595, 38470, 7471], dtype=np.int64)
+
+
+def _luma(pixels: np.ndarray) -> np.ndarray:
+    """BT.601 luma of ``(..., 3)`` RGB pixels, in the source's grey levels.
+
+    Integer sources keep integer grey levels of their own dtype, rounded half
+    up: 8 bits with the weights in 16-bit fixed point, exactly Pillow's
+    ``convert("L")``; wider integers in float64 (fixed point would lose up
+    to 3/4 of a level there). Float sources give float64 luma, unrounded.
+    """
+    if pixels.dtype.itemsize == 1 and pixels.dtype.kind in "ui":
+        fixed = pixels.astype(np.int32) @ _LUMA_FIXED.astype(np.int32)
+        return ((fixed + 0x8000) >> 16).astype(pixels.dtype)
+    luma = pixels @ _LUMA_WEIGHTS
+    if pixels.dtype.kind in "ui":
+        return np.floor(luma + 0.5).astype(pixels.dtype)
+    return luma
 
 
 # --------------------------------------------------------------------------
@@ -1116,7 +1146,7 @@ def read_cine(
     -------
     frames : ndarray of shape (n_frames, rows, columns)
         The grey frames, stacked in their common dtype (``uint8`` for 8-bit
-        grey video, ``float64`` for colour converted to luma).
+        grey or colour video, colour converted to luma as in :func:`read_image`).
     times : ndarray of float64, shape (n_frames,)
         Seconds from the first frame (or `times` as given).
 

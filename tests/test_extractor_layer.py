@@ -118,17 +118,19 @@ def test_missing_file_is_a_located_file_not_found(tmp_path):
     assert error.path == str(path)
 
 
-def test_rgb_image_under_native_normalization(tmp_path):
+def test_rgb_images_under_native_normalization(tmp_path):
     rng = np.random.default_rng(0)
+    # A float RGB image has float luma: the native range does not apply.
+    rgb = rng.random((32, 32, 3))
+    error = _raises_roi_error(_frame(rgb, _square_mask()), "US_image")
+    assert 'normalization="none"' in str(error) and "float64" in str(error)
+    # An 8-bit RGB file keeps 8-bit grey levels (Pillow's "L"): the defaults work.
     path = tmp_path / "rgb.png"
-    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(path)
-    error = _raises_roi_error(_frame(str(path), _square_mask()), "US_image")
-    assert 'normalization="none"' in str(error)
-    # a normalisation that maps any range works on the same file
-    out = TextureExtractor(**FAST, normalization="minmax").fit_transform(
-        _frame(str(path), _square_mask())
-    )
-    assert np.isfinite(out.loc["P017", "US_Mean"])
+    rgb8 = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(rgb8).save(path)
+    out = TextureExtractor(**FAST).fit_transform(_frame(str(path), _square_mask()))
+    grey = np.asarray(Image.fromarray(rgb8).convert("L"))
+    assert out.loc["P017", "US_Mean"] == pytest.approx(grey[_square_mask()].mean())
 
 
 def test_float_image_under_native_normalization():

@@ -39,7 +39,16 @@ def rng():
 
 
 def hand_luma(rgb):
-    """ITU-R BT.601 luma written out channel by channel (the oracle)."""
+    """ITU-R BT.601 luma written out channel by channel (the oracle).
+
+    Integer colour keeps integer grey levels of its dtype: the weights in
+    16-bit fixed point, rounded half up (Pillow's convert("L") rule).
+    """
+    if rgb.dtype == np.uint8:
+        r, g, b = (rgb[..., k].astype(np.int64) for k in range(3))
+        return ((19595 * r + 38470 * g + 7471 * b + 32768) >> 16).astype(rgb.dtype)
+    if rgb.dtype.kind in "ui":
+        return np.floor(hand_luma(rgb.astype(np.float64)) + 0.5).astype(rgb.dtype)
     rgb = rgb.astype(np.float64)
     return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
 
@@ -88,8 +97,26 @@ def test_2d_array_is_returned_as_is():
 def test_rgb_array_luma_matches_hand_computation(rng):
     rgb = colour_image(rng)
     grey = read_image(rgb)
-    assert grey.dtype == np.float64
-    np.testing.assert_allclose(grey, hand_luma(rgb), rtol=0, atol=1e-12)
+    assert grey.dtype == np.uint8
+    np.testing.assert_array_equal(grey, hand_luma(rgb))
+    # the float formula, rounded, differs by at most one level
+    exact = hand_luma(rgb.astype(np.float64))
+    assert np.abs(grey - exact).max() <= 0.5 + 1e-9
+
+
+def test_8bit_luma_equals_pillow_convert_l(rng):
+    rgb = rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    pillow = np.asarray(Image.fromarray(rgb).convert("L"))
+    np.testing.assert_array_equal(read_image(rgb), pillow)
+
+
+def test_16bit_colour_keeps_16_bits(rng):
+    rgb = rng.integers(0, 65536, (5, 6, 3)).astype(np.uint16)
+    grey = read_image(rgb)
+    assert grey.dtype == np.uint16
+    exact = hand_luma(rgb.astype(np.float64))
+    assert np.abs(grey - exact).max() <= 0.5 + 1e-9
+    np.testing.assert_array_equal(grey, np.floor(exact + 0.5))
 
 
 def test_pure_colours_give_the_bt601_weights():
@@ -245,16 +272,14 @@ def test_jpeg_rgb_luma(tmp_path):
     path = tmp_path / "colour.jpg"
     Image.fromarray(rgb).save(path, quality=95)
     out = read_image(path)
-    assert out.dtype == np.float64
+    assert out.dtype == np.uint8
     # Lossy: close to the luma of what was written ...
-    assert np.abs(out - hand_luma(rgb)).mean() < 2
-    # ... and, on the decoded pixels, equal to Pillow's own BT.601 "L"
-    # conversion up to its rounding to uint8.
+    assert np.abs(out - hand_luma(rgb.astype(float))).mean() < 2
+    # ... and, on the decoded pixels, exactly Pillow's own BT.601 "L".
     with Image.open(path) as img:
         decoded = np.asarray(img.convert("RGB"))
-        pillow_l = np.asarray(img.convert("L")).astype(float)
-    np.testing.assert_allclose(out, hand_luma(decoded), atol=1e-12)
-    assert np.abs(out - pillow_l).max() <= 0.5 + 1e-6
+    np.testing.assert_array_equal(out, hand_luma(decoded))
+    np.testing.assert_array_equal(out, np.asarray(Image.fromarray(decoded).convert("L")))
 
 
 def test_rgb_png_five_color_options(tmp_path, rng):
@@ -262,8 +287,8 @@ def test_rgb_png_five_color_options(tmp_path, rng):
     path = tmp_path / "colour.png"
     Image.fromarray(rgb).save(path)
     np.testing.assert_allclose(read_image(path), hand_luma(rgb), rtol=0, atol=1e-12)
-    # Hand computation of one pixel: (10, 20, 30).
-    assert read_image(path)[0, 0] == pytest.approx(2.99 + 11.74 + 3.42)
+    # Hand computation of one pixel: (10, 20, 30) -> 2.99 + 11.74 + 3.42 = 18.15
+    assert read_image(path)[0, 0] == 18
     for color, channel in (("red", 0), ("green", 1), ("blue", 2)):
         out = read_image(path, color=color)
         assert out.dtype == np.uint8
@@ -518,8 +543,7 @@ def test_pydicom_ybr_cine():
     for k in (0, 17, 29):
         grey = read_image(path, frame=k)
         assert grey.shape == (240, 320)
-        assert grey.dtype == np.float64
-        assert grey.min() >= 0 and grey.max() <= 255
+        assert grey.dtype == np.uint8
         # Same as the luma of pydicom's own RGB conversion of that frame.
         rgb = _rgb_frame_by_pydicom(path, k)
         np.testing.assert_allclose(grey, hand_luma(rgb), atol=1e-9)
@@ -529,7 +553,7 @@ def test_pydicom_ybr_cine():
             raw_ds, index=k, raw=True
         )
         assert meta["photometric_interpretation"] == "YBR_FULL_422"
-        diff = np.abs(grey - ybr[..., 0])
+        diff = np.abs(grey.astype(float) - ybr[..., 0])
         assert diff.mean() < 0.1
         assert np.mean(diff > 1.5) < 0.005
     assert not np.array_equal(read_image(path, frame=0), read_image(path, frame=29))

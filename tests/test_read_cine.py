@@ -40,7 +40,7 @@ def grey_frames():
 def test_pydicom_ybr_cine_frames_and_frame_time():
     path = pydicom_file("examples_ybr_color.dcm")
     frames, times = read_cine(path)
-    assert frames.shape == (30, 240, 320) and frames.dtype == np.float64
+    assert frames.shape == (30, 240, 320) and frames.dtype == np.uint8
     # Frame Time (0018,1063) = 33.333 ms, pointed to by the Frame Increment Pointer.
     np.testing.assert_allclose(times, np.arange(30) * 0.033333)
     for k in (0, 13, 29):
@@ -98,8 +98,10 @@ def test_arrays_and_sequences(tmp_path, grey_frames):
     np.testing.assert_array_equal(times, [0.0, 0.5, 1.0, 1.5, 2.0])
     rgb = np.random.default_rng(1).integers(0, 256, (3, 4, 5, 3), dtype=np.uint8)
     frames, _ = read_cine(rgb, times=[1.0, 2.0, 4.0])
-    expected = rgb @ np.array([0.299, 0.587, 0.114])
-    np.testing.assert_allclose(frames, expected)
+    # 8-bit colour -> uint8 luma, as Pillow's convert("L") rounds it
+    expected = np.stack([np.asarray(Image.fromarray(f).convert("L")) for f in rgb])
+    assert frames.dtype == np.uint8
+    np.testing.assert_array_equal(frames, expected)
     paths = []
     for k in range(3):
         paths.append(tmp_path / f"f{k}.png")
