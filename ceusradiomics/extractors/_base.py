@@ -36,6 +36,7 @@ from sklearn.exceptions import NotFittedError
 from ceusradiomics import _roi
 from ceusradiomics._cache import feature_cache
 from ceusradiomics.exceptions import DegenerateROIWarning, ROIError
+from ceusradiomics.extractors._frames import frame_spec, read_frame
 from ceusradiomics.io import _load_cell, is_missing, read_image, read_mask
 
 __all__ = ["ROI", "Layout", "RecordsTransformer", "Slot", "Unit", "check_records"]
@@ -66,6 +67,8 @@ class Slot:
     image: str
     masks: tuple[str, ...]
     phase: str = ""
+    #: A ``{phase}_frame`` column picking the frame of a multi-frame image.
+    frame: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,11 @@ class Layout:
 
     @property
     def columns(self) -> list[str]:
-        return [c for s in self.slots for c in (s.image, *s.masks)]
+        return [
+            c
+            for s in self.slots
+            for c in (s.image, *s.masks, *((s.frame,) if s.frame else ()))
+        ]
 
 
 @dataclass
@@ -203,9 +210,27 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
         ``others`` attribute (a list), so that collecting callers report every
         bad cell of a lesion, not only the first.
         """
-        image = _load_cell(
-            self._read_image, record[slot.image], lesion, slot.image, self._image_kind
+        spec = (
+            frame_spec(record[slot.frame], lesion, slot.frame) if slot.frame else None
         )
+        if spec is None:
+            image = _load_cell(
+                self._read_image,
+                record[slot.image],
+                lesion,
+                slot.image,
+                self._image_kind,
+            )
+        else:
+            image = read_frame(
+                record[slot.image],
+                record[slot.masks[0]],
+                spec,
+                lesion=lesion,
+                image_column=slot.image,
+                mask_column=slot.masks[0],
+                frame_column=slot.frame,
+            )
         plane = self._image_of(image)
         rois, errors = [], []
         for k, column in enumerate(slot.masks):
@@ -433,12 +458,17 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
 def image_slots(
     X: pd.DataFrame, phases: Sequence[str], readers: dict[str, tuple[str, ...]]
 ) -> tuple[Slot, ...]:
-    """One slot per phase: ``{phase}_image`` with its mask and readers' masks."""
+    """One slot per phase: ``{phase}_image`` with its mask and readers' masks.
+
+    A ``{phase}_frame`` column of `X`, when present, picks the frame of a
+    multi-frame image (see :mod:`ceusradiomics.extractors._frames`).
+    """
     return tuple(
         Slot(
             f"{p}_image",
             (f"{p}_mask", *(f"{p}_mask_{r}" for r in readers[p])),
             phase=p,
+            frame=f"{p}_frame" if f"{p}_frame" in X.columns else None,
         )
         for p in phases
     )

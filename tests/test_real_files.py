@@ -1,0 +1,113 @@
+"""Real ultrasound files that no one here made: pydicom's bundled DICOMs.
+
+Each goes through a manifest and ``load_cohort`` with a mask the test draws,
+then through the extractors with their default settings.
+"""
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from ceusradiomics import TextureExtractor
+from ceusradiomics.exceptions import ROIError
+from ceusradiomics.io import load_cohort, read_image
+from ceusradiomics.texture import texture_features
+
+FILES = {
+    "ybr": "examples_ybr_color.dcm",  # 30-frame YBR_FULL_422 cine, 8 bits
+    "rgb": "examples_rgb_color.dcm",
+    "jpeg2k": "examples_jpeg2k.dcm",
+    "palette": "examples_palette.dcm",
+}
+
+
+def _ellipse(shape):
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    r0, c0 = shape[0] / 2, shape[1] / 2
+    return ((rows - r0) / (shape[0] / 4)) ** 2 + (
+        (cols - c0) / (shape[1] / 4)
+    ) ** 2 <= 1
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("real")
+    rows = []
+    for lesion, name in FILES.items():
+        path = get_testdata_file(name)
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        shape = (int(ds.Rows), int(ds.Columns))
+        mask_path = folder / f"{lesion}_mask.png"
+        Image.fromarray(_ellipse(shape).astype(np.uint8) * 255).save(mask_path)
+        frames = int(ds.get("NumberOfFrames") or 1)
+        rows.append(
+            {
+                "lesion_id": lesion,
+                "US_image": path,
+                "US_mask": mask_path.name,
+                "US_frame": 5 if frames > 1 else "",
+            }
+        )
+    csv = folder / "cohort.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    return csv
+
+
+def test_texture_defaults_on_real_dicoms(manifest):
+    X = load_cohort(manifest)
+    table = TextureExtractor().fit_transform(X)
+    assert table.shape == (4, 283)
+    first_order = [c for c in table.columns if not c.startswith("US_WavEn")]
+    assert np.isfinite(table[first_order].to_numpy()).all()
+    # the cine's row is frame 5, as the manifest's US_frame says
+    image = read_image(get_testdata_file(FILES["ybr"]), frame=5)
+    assert image.dtype == np.uint8
+    mask = _ellipse(image.shape)
+    expected = texture_features(image, mask)
+    np.testing.assert_array_equal(
+        table.loc["ybr"].to_numpy(), np.fromiter(expected.values(), float)
+    )
+    # 8-bit colour is read as 8-bit grey, so the native range applies; a
+    # palette maps to its own 16-bit entries
+    assert read_image(get_testdata_file(FILES["rgb"])).dtype == np.uint8
+    assert read_image(get_testdata_file(FILES["palette"])).dtype == np.uint16
+
+
+def test_named_frames_of_a_real_cine(manifest):
+    X = load_cohort(manifest).loc[["ybr"]].copy()
+    X["US_frame"] = "peak"
+    peak = TextureExtractor(families="hist").fit_transform(X)
+    frames = [
+        TextureExtractor(families="hist")
+        .fit_transform(X.assign(US_frame=k))
+        .loc["ybr", "US_Mean"]
+        for k in range(30)
+    ]
+    # the peak frame is the one of the highest mean intensity in the ROI
+    assert peak.loc["ybr", "US_Mean"] == max(frames)
+    # a 1-second loop holds no arterial window: a located error on the frame
+    with pytest.raises(ROIError) as info:
+        TextureExtractor().fit_transform(X.assign(US_frame="ap"))
+    assert (info.value.lesion, info.value.column) == ("ybr", "US_frame")
+    with pytest.raises(ROIError) as info:
+        TextureExtractor().fit_transform(X.assign(US_frame="late"))
+    assert (info.value.lesion, info.value.column) == ("ybr", "US_frame")
+    # without a frame the cine is refused, naming the cell
+    with pytest.raises(ROIError, match="pass frame=") as info:
+        TextureExtractor().fit_transform(X.drop(columns="US_frame"))
+    assert info.value.column == "US_image"
+
+
+def test_resnet_on_real_dicoms(manifest):
+    pytest.importorskip("torch")
+    from ceusradiomics import ResNetFeaturizer
+
+    X = load_cohort(manifest)
+    table = ResNetFeaturizer(weights=None, image_size=64, random_state=0).fit_transform(
+        X
+    )
+    assert table.shape == (4, 2048)
+    assert np.isfinite(table.to_numpy()).all()
