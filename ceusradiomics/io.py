@@ -11,7 +11,11 @@ lesion id (the *records frame*, ``X``). For every imaging phase (``US``, ``AP``,
     nonzero = inside;
 ``{phase}_mask_{reader}``
     optional masks drawn by further readers (e.g. ``US_mask_r2``), empty
-    (``None``) where a lesion has none.
+    (``None``) where a lesion has none;
+``{phase}_frame``
+    optional: the frame of a multi-frame ``{phase}_image`` (a cine DICOM), an
+    index or ``"peak"`` / ``"ap"`` / ``"pp"`` (resolved by the extractors from
+    the loop and the phase's ROI).
 
 Other columns are ignored by the extractors. Paths stay paths until an
 extractor needs the pixels (:func:`load_roi`), so a cohort of thousands of
