@@ -200,3 +200,42 @@ def validate_roi(
                     column=mask_column,
                 )
     return image, mask
+
+
+def outline_of(mask: np.ndarray, box: tuple[slice, slice]) -> tuple[int, int] | None:
+    """``(boundary pixels, enclosed pixels)`` if `mask` looks like an outline.
+
+    A ROI exported as its contour (a closed line one or two pixels wide, as
+    many drawing tools save it) is almost all boundary and encloses a hole;
+    a filled ROI, or a thin open line, is not flagged. The cheap test (the
+    share of pixels with all four neighbours inside) runs first; the hole
+    filling only for masks that pass it.
+    """
+    crop = mask[box]
+    n = int(np.count_nonzero(crop))
+    if n < 8:
+        return None
+    interior = (
+        crop[1:-1, 1:-1]
+        & crop[:-2, 1:-1]
+        & crop[2:, 1:-1]
+        & crop[1:-1, :-2]
+        & crop[1:-1, 2:]
+    )
+    if np.count_nonzero(interior) > 0.05 * n:
+        return None
+    from scipy import ndimage
+
+    enclosed = int(np.count_nonzero(ndimage.binary_fill_holes(crop))) - n
+    if enclosed <= 0:
+        return None
+    return n, enclosed
+
+
+def fill_outline(mask: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """`mask` with the holes its outline encloses filled (a new array)."""
+    from scipy import ndimage
+
+    filled = mask.copy()
+    filled[box] = ndimage.binary_fill_holes(mask[box])
+    return filled

@@ -26,6 +26,7 @@ __all__ = [
     "CeusRadiomicsWarning",
     "DegenerateROIWarning",
     "EmptySelectionWarning",
+    "MaskLabelWarning",
     "ROIError",
     "ROIFileNotFoundError",
     "ROITypeError",
@@ -131,6 +132,15 @@ class DegenerateROIWarning(CeusRadiomicsWarning):
     The affected features are returned as NaN (or the documented value) and
     the computation goes on; the message names the lesion, the phase and the
     family where the caller knows them.
+    """
+
+
+class MaskLabelWarning(CeusRadiomicsWarning):
+    """A mask holds several labels (values), merged into one ROI.
+
+    Label images that hold several regions (0 = outside, 1 = tumour, 2 = ...)
+    are read as "nonzero = inside" unless the extractor's ``mask_label``
+    picks one; the message names the lesion, the column and the labels.
     """
 
 

@@ -261,14 +261,35 @@ def read_mask(
     array([[False, False,  True],
            [False,  True,  True]])
     """
+    return _read_mask_labels(source, label, frame)[0]
+
+
+def _distinct_labels(pixels: np.ndarray, limit: int = 8) -> tuple:
+    """The distinct nonzero values of a grey label mask, when there are several."""
+    if pixels.ndim != 2 or pixels.dtype == np.bool_ or pixels.dtype.kind not in "uif":
+        return ()
+    values = pixels[pixels != 0]
+    if values.size == 0 or values.min() == values.max():
+        return ()
+    return tuple(np.unique(values)[:limit].tolist())
+
+
+def _read_mask_labels(
+    source: _ImageSource, label: Any, frame: int | None = None
+) -> tuple[np.ndarray, tuple]:
+    """:func:`read_mask`, and the labels it merged (several nonzero values)."""
     frame = _check_frame(frame)
     pixels, what = _read_pixels(source, frame)
     if pixels.ndim == 3:
         pixels = _drop_alpha_and_grey_channels(pixels)
     if label is None:
         if pixels.ndim == 3:
-            return binarise(pixels).any(axis=-1)
-        return binarise(pixels)
+            return binarise(pixels).any(axis=-1), ()
+        return binarise(pixels), _distinct_labels(pixels)
+    return _select_label(pixels, label, what), ()
+
+
+def _select_label(pixels: np.ndarray, label: Any, what: str) -> np.ndarray:
     label_arr = np.asarray(label)
     if pixels.ndim == 2:
         if label_arr.ndim != 0:

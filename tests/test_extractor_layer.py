@@ -223,3 +223,52 @@ def test_a_registered_family_reaches_the_extractor(toy_family, cohort):
         TextureExtractor(family_params={"nope": 1}).fit(X)
     with pytest.raises(ValueError, match="already registered"):
         register_family(toy_family)
+
+
+def _disc(n=64, radius=20):
+    rows, cols = np.ogrid[:n, :n]
+    return (rows - n / 2) ** 2 + (cols - n / 2) ** 2 <= radius**2
+
+
+def _outline(disc):
+    from scipy import ndimage
+
+    return disc & ~ndimage.binary_erosion(disc)
+
+
+def test_outline_masks_are_refused_or_filled(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (64, 64), dtype=np.uint8)
+    disc = _disc()
+    path = tmp_path / "outline.png"
+    Image.fromarray(_outline(disc).astype(np.uint8) * 255).save(path)
+    X = _frame(image, str(path))
+    with pytest.raises(ROIError, match="looks like an outline") as info:
+        TextureExtractor(**FAST).fit_transform(X)
+    assert (info.value.lesion, info.value.column) == ("P017", "US_mask")
+    filled = TextureExtractor(**FAST, fill_outline=True).fit_transform(X)
+    direct = TextureExtractor(**FAST).fit_transform(_frame(image, disc))
+    pd.testing.assert_frame_equal(filled, direct)
+    # A thin open line is a (degenerate) ROI, not an outline; a filled ROI
+    # with a one-pixel ring around it is not flagged either.
+    line = np.zeros((64, 64), bool)
+    line[32, 5:60] = True
+    assert _roi.outline_of(line, _roi.roi_bbox(line)) is None
+    assert _roi.outline_of(disc, _roi.roi_bbox(disc)) is None
+
+
+def test_label_masks_warn_or_pick_one():
+    from ceusradiomics.exceptions import MaskLabelWarning
+
+    image = np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)
+    labels = np.zeros((32, 32), np.uint8)
+    labels[4:14, 4:14] = 1
+    labels[18:28, 18:28] = 2
+    X = _frame(image, labels)
+    with pytest.warns(
+        MaskLabelWarning, match=r"lesion 'P017', column 'US_mask'.*\(1, 2\)"
+    ):
+        merged = TextureExtractor(families="hist").fit_transform(X)
+    assert merged.loc["P017", "US_Mean"] == pytest.approx(image[labels > 0].mean())
+    second = TextureExtractor(families="hist", mask_label=2).fit_transform(X)
+    assert second.loc["P017", "US_Mean"] == pytest.approx(image[labels == 2].mean())

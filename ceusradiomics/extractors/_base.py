@@ -35,9 +35,9 @@ from sklearn.exceptions import NotFittedError
 
 from ceusradiomics import _roi
 from ceusradiomics._cache import feature_cache
-from ceusradiomics.exceptions import DegenerateROIWarning, ROIError
+from ceusradiomics.exceptions import DegenerateROIWarning, MaskLabelWarning, ROIError
 from ceusradiomics.extractors._frames import frame_spec, read_frame
-from ceusradiomics.io import _load_cell, is_missing, read_image, read_mask
+from ceusradiomics.io import _load_cell, _read_mask_labels, is_missing, read_image
 
 __all__ = ["ROI", "Layout", "RecordsTransformer", "Slot", "Unit", "check_records"]
 
@@ -238,26 +238,63 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
             if k > 0 and is_missing(cell):
                 continue  # no such reader (or reference) for this lesion
             try:
-                mask = _load_cell(read_mask, cell, lesion, column, "mask")
-                plane, mask = _roi.validate_roi(
-                    plane,
-                    mask,
-                    lesion=lesion,
-                    image_column=slot.image,
-                    mask_column=column,
-                    min_extent=self._min_extent,
-                )
+                mask, box = self._read_mask(plane, cell, lesion, slot.image, column)
             except ROIError as exc:
                 errors.append(exc)
                 continue
-            rois.append(
-                ROI(lesion, slot.image, column, image, mask, _roi.roi_bbox(mask))
-            )
+            rois.append(ROI(lesion, slot.image, column, image, mask, box))
         if errors:
             first = errors[0]
             first.others = errors[1:]
             raise first
         return rois
+
+    def _read_mask(
+        self, plane: np.ndarray, cell: Any, lesion: Any, image_column: str, column: str
+    ) -> tuple[np.ndarray, tuple[slice, slice]]:
+        """One mask cell read, validated against `plane`, with its box.
+
+        `mask_label` picks one label of a label image (else every nonzero
+        value is inside, with a :class:`MaskLabelWarning` when there are
+        several); a mask that looks like an outline is filled with
+        `fill_outline`, else refused.
+        """
+        label = getattr(self, "mask_label", None)
+        mask, merged = _load_cell(
+            lambda c: _read_mask_labels(c, label), cell, lesion, column, "mask"
+        )
+        plane, mask = _roi.validate_roi(
+            plane,
+            mask,
+            lesion=lesion,
+            image_column=image_column,
+            mask_column=column,
+            min_extent=self._min_extent,
+        )
+        if merged:
+            shown = ", ".join(str(v) for v in merged)
+            warnings.warn(
+                f"lesion {lesion!r}, column {column!r}: the mask holds several "
+                f"labels ({shown}{', ...' if len(merged) == 8 else ''}), merged "
+                "into one ROI (nonzero = inside); pass mask_label= to use one",
+                MaskLabelWarning,
+                stacklevel=5,
+            )
+        box = _roi.roi_bbox(mask)
+        outline = _roi.outline_of(mask, box)
+        if outline is not None:
+            if not getattr(self, "fill_outline", False):
+                n, enclosed = outline
+                raise ROIError(
+                    f"the mask looks like an outline: its {n} pixels are almost "
+                    f"all on its boundary and enclose {enclosed} pixels outside "
+                    "it. Fill it (fill_outline=True, or "
+                    "scipy.ndimage.binary_fill_holes) to use the region inside",
+                    lesion=lesion,
+                    column=column,
+                )
+            mask = _roi.fill_outline(mask, box)
+        return mask, box
 
     # ------------------------------------------------------------ engine
 

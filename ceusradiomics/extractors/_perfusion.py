@@ -149,6 +149,17 @@ class PerfusionExtractor(RecordsTransformer):
     phases : sequence of str, optional
         Cine phases to use; by default every ``{phase}_cine`` (and ``cine``)
         column of ``X`` in column order.
+    mask_label : int, float or tuple of 3 ints, optional
+        The label of the ROI in mask files that hold several regions (a
+        label image: 1 = tumour, 2 = ...); an RGB triple for a colour mask.
+        By default every nonzero pixel is inside, with a
+        :class:`~ceusradiomics.exceptions.MaskLabelWarning` when a mask holds
+        several labels.
+    fill_outline : bool, default=False
+        A mask drawn as an outline (a closed contour, as many drawing tools
+        export it) is filled when True; by default it raises a
+        :class:`~ceusradiomics.exceptions.ROIError`, since its pixels are a
+        line, not the lesion.
     model : {"lognormal", "gamma", "ldrw"}, default="lognormal"
         Bolus model (VueBox uses the lognormal).
     statistic : {"mean", "median"}, default="mean"
@@ -221,6 +232,8 @@ class PerfusionExtractor(RecordsTransformer):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        "mask_label": [None, Real, tuple],
+        "fill_outline": ["boolean"],
         "phases": [None, str, list, tuple],
         "model": [StrOptions(set(BOLUS_MODELS))],
         "statistic": [StrOptions({"mean", "median"})],
@@ -240,6 +253,8 @@ class PerfusionExtractor(RecordsTransformer):
         self,
         phases: Sequence[str] | None = None,
         *,
+        mask_label: Any = None,
+        fill_outline: bool = False,
         model: str = "lognormal",
         statistic: str = "mean",
         linearize: str | None = None,
@@ -251,6 +266,8 @@ class PerfusionExtractor(RecordsTransformer):
         verbose: bool = False,
     ):
         self.phases = phases
+        self.mask_label = mask_label
+        self.fill_outline = fill_outline
         self.model = model
         self.statistic = statistic
         self.linearize = linearize

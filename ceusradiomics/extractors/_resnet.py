@@ -100,6 +100,17 @@ class ResNetFeaturizer(RecordsTransformer):
     head : int, optional
         Width of the trained fully connected layer; ``None`` uses the frozen
         backbone's features directly. One head is trained per phase.
+    mask_label : int, float or tuple of 3 ints, optional
+        The label of the ROI in mask files that hold several regions (a
+        label image: 1 = tumour, 2 = ...); an RGB triple for a colour mask.
+        By default every nonzero pixel is inside, with a
+        :class:`~ceusradiomics.exceptions.MaskLabelWarning` when a mask holds
+        several labels.
+    fill_outline : bool, default=False
+        A mask drawn as an outline (a closed contour, as many drawing tools
+        export it) is filled when True; by default it raises a
+        :class:`~ceusradiomics.exceptions.ROIError`, since its pixels are a
+        line, not the lesion.
     crop_margin : float or int, default=0.1
         Context around the ROI's bounding box: a float is a fraction of its
         height (added above and below) and width (left and right), an int a
@@ -214,6 +225,8 @@ class ResNetFeaturizer(RecordsTransformer):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        "mask_label": [None, Real, tuple],
+        "fill_outline": ["boolean"],
         "phases": [None, str, list, tuple],
         "weights": [None, str, os.PathLike, enum.Enum],
         "layer": [str],
@@ -239,6 +252,8 @@ class ResNetFeaturizer(RecordsTransformer):
         weights: Any = "IMAGENET1K_V2",
         layer: str = "avgpool",
         head: int | None = None,
+        mask_label: Any = None,
+        fill_outline: bool = False,
         crop_margin: float = 0.1,
         mask_context: str = "keep",
         image_size: int = 224,
@@ -256,6 +271,8 @@ class ResNetFeaturizer(RecordsTransformer):
         self.weights = weights
         self.layer = layer
         self.head = head
+        self.mask_label = mask_label
+        self.fill_outline = fill_outline
         self.crop_margin = crop_margin
         self.mask_context = mask_context
         self.image_size = image_size

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
@@ -74,6 +74,17 @@ class TextureExtractor(RecordsTransformer):
         Settings of further texture families registered with
         :func:`~ceusradiomics.texture.register_family`, by the parameter's
         registered name (see ``docs/extending.md``).
+    mask_label : int, float or tuple of 3 ints, optional
+        The label of the ROI in mask files that hold several regions (a
+        label image: 1 = tumour, 2 = ...); an RGB triple for a colour mask.
+        By default every nonzero pixel is inside, with a
+        :class:`~ceusradiomics.exceptions.MaskLabelWarning` when a mask holds
+        several labels.
+    fill_outline : bool, default=False
+        A mask drawn as an outline (a closed contour, as many drawing tools
+        export it) is filled when True; by default it raises a
+        :class:`~ceusradiomics.exceptions.ROIError`, since its pixels are a
+        line, not the lesion.
     readers : {"primary", "all"}, default="primary"
         ``"all"`` also extracts each ``{phase}_mask_{reader}`` column, as
         ``{name}@{reader}`` columns (NaN for lesions without that reader).
@@ -138,6 +149,8 @@ class TextureExtractor(RecordsTransformer):
     """
 
     _parameter_constraints: ClassVar[dict] = {
+        "mask_label": [None, Real, tuple],
+        "fill_outline": ["boolean"],
         "phases": [None, str, list, tuple],
         "families": [None, StrOptions(set(FAMILIES)), list, tuple],
         "normalization": [StrOptions(set(NORMALIZATIONS))],
@@ -163,6 +176,8 @@ class TextureExtractor(RecordsTransformer):
         distances: Sequence[int] = DISTANCES.default,
         wavelet_scales: int | Sequence[int] = WAVELET_SCALES.default,
         family_params: Mapping[str, Any] | None = None,
+        mask_label: Any = None,
+        fill_outline: bool = False,
         readers: str = "primary",
         cache: bool = True,
         n_jobs: int | None = None,
@@ -175,6 +190,8 @@ class TextureExtractor(RecordsTransformer):
         self.distances = distances
         self.wavelet_scales = wavelet_scales
         self.family_params = family_params
+        self.mask_label = mask_label
+        self.fill_outline = fill_outline
         self.readers = readers
         self.cache = cache
         self.n_jobs = n_jobs
