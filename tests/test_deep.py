@@ -19,7 +19,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from ceusradiomics import ResNetFeaturizer
-from ceusradiomics._cache import clear_feature_cache
+from ceusradiomics._cache import clear_feature_cache, feature_cache
 from ceusradiomics.deep import (
     WeightsNotFoundError,
     _weights,
@@ -664,3 +664,16 @@ def test_cuda_matches_cpu(fitted, records):
     np.testing.assert_allclose(
         out.to_numpy(), features.to_numpy(), rtol=1e-2, atol=1e-2
     )
+
+
+def test_random_network_is_seeded_by_default(torch, records):
+    clear_feature_cache("resnet")
+    settings = {**FAST, "random_state": None}
+    first = ResNetFeaturizer(**settings).fit(records)
+    second = ResNetFeaturizer(**settings).fit(records)
+    assert first.network_seed_ == second.network_seed_ == 0
+    pd.testing.assert_frame_equal(first.transform(records), second.transform(records))
+    # the second featurizer's features came from the cache: one network run
+    cache = feature_cache("resnet")
+    assert cache.hits >= len(records) * len(first.phases_)
+    assert not first.__sklearn_tags__().non_deterministic

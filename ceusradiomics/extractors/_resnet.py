@@ -142,8 +142,11 @@ class ResNetFeaturizer(RecordsTransformer):
         epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds the random network (``weights=None``), the augmentation and the
-        head's initialisation and shuffling. Pass an int for reproducible
-        results.
+        head's initialisation and shuffling. With None, a random network is
+        still seeded, with 0 (as the ``extract`` command does), so that its
+        features are reproducible and the per-lesion cache is shared by every
+        fit; the augmentation and the head then draw fresh seeds. Pass an int
+        for reproducible results throughout.
     cache : bool, default=True
         Keep each ROI's backbone activations in the process-wide cache
         ``ceusradiomics._cache.feature_cache("resnet")``, keyed on the image,
@@ -157,9 +160,12 @@ class ResNetFeaturizer(RecordsTransformer):
     phases_ : tuple of str
         The phases used.
     seed_ : int
-        The seed drawn from `random_state` in ``fit``; the random network,
-        the augmentation and the head derive from it, so a pickled featurizer
-        rebuilds the same network.
+        The seed drawn from `random_state` in ``fit``; the augmentation and
+        the head derive from it.
+    network_seed_ : int
+        The seed of the random network (``weights=None``): `seed_`, or 0 when
+        `random_state` is None; a pickled featurizer rebuilds the same
+        network from it.
     n_backbone_features_ : int
         Backbone features per phase (2048 at ``"avgpool"``).
     classes_ : ndarray
@@ -302,7 +308,7 @@ class ResNetFeaturizer(RecordsTransformer):
 
     def _weights_id(self, kind: str, source: Any) -> tuple:
         if kind == "random":
-            return ("random", self.seed_)
+            return ("random", self.network_seed_)
         if kind == "named":
             return ("torchvision", source.name)  # the file's hash is checked
         stat = os.stat(source)
@@ -326,7 +332,7 @@ class ResNetFeaturizer(RecordsTransformer):
             self.model_ = backbone.build_extractor(
                 kind,
                 source,
-                seed=self.seed_,
+                seed=self.network_seed_,
                 layer=self.layer,
                 device=device,
                 progress=bool(self.verbose),
@@ -514,6 +520,9 @@ class ResNetFeaturizer(RecordsTransformer):
 
         self.phases_ = phases
         self.seed_ = int(check_random_state(self.random_state).randint(2**31 - 1))
+        # A random network is seeded even without random_state: features that
+        # change with every fit would defeat the cache and reproducibility.
+        self.network_seed_ = 0 if self.random_state is None else self.seed_
         self.n_backbone_features_ = self._backbone_width(backbone, kind, source)
         width = self.n_backbone_features_
         if self.head is None:
@@ -597,8 +606,7 @@ class ResNetFeaturizer(RecordsTransformer):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # Only the random network and the head draw random numbers.
-        tags.non_deterministic = self.random_state is None and (
-            self.weights is None or self.head is not None
-        )
+        # The random network is seeded even with random_state=None; only the
+        # head's training (initialisation, augmentation, shuffling) then is not.
+        tags.non_deterministic = self.random_state is None and self.head is not None
         return tags
