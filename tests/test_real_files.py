@@ -111,3 +111,16 @@ def test_resnet_on_real_dicoms(manifest):
     )
     assert table.shape == (4, 2048)
     assert np.isfinite(table.to_numpy()).all()
+
+
+def test_perfusion_refuses_a_one_second_loop():
+    from ceusradiomics import PerfusionExtractor
+    from ceusradiomics.exceptions import DegenerateROIWarning
+
+    path = get_testdata_file(FILES["ybr"])  # 30 frames, 1 s: no bolus fits
+    mask = np.zeros((240, 320), bool)
+    mask[80:160, 100:220] = True
+    X = pd.DataFrame({"CEUS_cine": [path], "CEUS_mask": [mask]}, index=["ybr"])
+    with pytest.warns(DegenerateROIWarning, match=r"lesion 'ybr'.*too short"):
+        table = PerfusionExtractor().fit_transform(X)
+    assert table.loc["ybr"].isna().all()

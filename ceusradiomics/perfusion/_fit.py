@@ -239,8 +239,10 @@ def fit_bolus(
     ValueError
         If the arrays do not match or `times` is not strictly increasing, the
         curve has fewer than 3 valid samples per parameter (too short), is
-        flat, or its smoothed maximum lies at the first or last valid sample
-        (wash-in or peak not recorded).
+        flat, its smoothed maximum lies at the first or last valid sample
+        (wash-in or peak not recorded), or the fitted arrival time ``t0``
+        lies before the first valid sample (the start of the wash-in was not
+        recorded: a loop too short to hold the bolus).
 
     See Also
     --------
@@ -322,6 +324,18 @@ def fit_bolus(
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     qof = 100.0 * max(0.0, 1.0 - ss_res / ss_tot)
     names = BOLUS_MODELS[spec.name]
+    t0 = float(result.x[-1])
+    if t0 < t[0]:
+        # A bolus that "arrives" before the loop starts is an extrapolation:
+        # the start of the wash-in was not recorded (e.g. a loop of a second),
+        # so the arrival-based parameters would be invented, however good the
+        # fit of the few samples there are.
+        raise _DegenerateCurveError(
+            f"the fitted bolus arrives at t0 = {t0:.3g} s, before the first "
+            f"usable sample (t = {t[0]:g} s): the start of the wash-in was not "
+            f"recorded, so the loop ({t[-1] - t[0]:.3g} s, {t.size} samples) is "
+            "too short to fit a bolus"
+        )
     return BolusFit(
         spec.name,
         dict(zip(names, map(float, result.x), strict=True)),
