@@ -25,11 +25,13 @@ import numpy as np
 __all__ = [
     "CeusRadiomicsWarning",
     "DegenerateROIWarning",
+    "EmptyFeatureWarning",
     "EmptySelectionWarning",
     "MaskLabelWarning",
     "ROIError",
     "ROIFileNotFoundError",
     "ROITypeError",
+    "SmallSampleWarning",
 ]
 
 
@@ -97,13 +99,19 @@ class ROIError(ValueError):
         self.path = None if path is None else os.fsdecode(os.fspath(path))
         super().__init__(_location(lesion, column) + self.reason)
 
-    def located(self, *, lesion: Any = None, column: str | None = None) -> ROIError:
-        """The same error with the lesion and column filled in where unknown."""
+    def located(
+        self,
+        *,
+        lesion: Any = None,
+        column: str | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> ROIError:
+        """The same error with the lesion, column and path filled in where unknown."""
         return type(self)(
             self.reason,
             lesion=self.lesion if self.lesion is not None else lesion,
             column=self.column if self.column is not None else column,
-            path=self.path,
+            path=self.path if self.path is not None else path,
         )
 
     def __reduce__(self):
@@ -149,4 +157,24 @@ class EmptySelectionWarning(CeusRadiomicsWarning):
 
     Rather than hand an empty table to the next step, the selector keeps the
     single best feature by its own statistic and says so with this warning.
+    """
+
+
+class EmptyFeatureWarning(CeusRadiomicsWarning):
+    """Features with no value at all in the training data were dropped.
+
+    A wavelet scale that no lesion's ROI can hold is NaN for every lesion;
+    :class:`~ceusradiomics.selection.EmptyFeatureFilter` drops such columns
+    before the imputer, with one warning per fit that says how many and
+    which.
+    """
+
+
+class SmallSampleWarning(CeusRadiomicsWarning):
+    """The data are too few for a setting, which was lowered to fit them.
+
+    For example, :class:`~ceusradiomics.selection.LassoSelector` asked for
+    10-fold cross-validation on a training set whose minority class has 4
+    lesions runs 4 folds (a test fold needs a lesion of each class), and says
+    so once per fit.
     """

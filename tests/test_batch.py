@@ -1,6 +1,7 @@
 """``python -m ceusradiomics extract``: batch extraction, resume, errors, settings."""
 
 import hashlib
+import inspect
 import json
 import os
 import signal
@@ -8,6 +9,9 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from numbers import Integral
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -15,14 +19,17 @@ import pytest
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
+from sklearn.utils._param_validation import Interval
 
 import ceusradiomics
-from ceusradiomics import _batch
-from ceusradiomics.__main__ import main
-from ceusradiomics._batch import DEFAULT_SETTINGS, resolve_settings
+from ceusradiomics import ResNetFeaturizer, TextureExtractor
+from ceusradiomics.cli import _settings, build_parser, main
+from ceusradiomics.cli import extract as cli_extract
+from ceusradiomics.cli.extract import DEFAULT_SETTINGS, SettingsError, resolve_settings
 from ceusradiomics.datasets import make_ceus_cohort
-from ceusradiomics.extractors import TextureExtractor
 from ceusradiomics.io import load_cohort
+from ceusradiomics.texture import _registry
+from ceusradiomics.texture._registry import Family, FamilyParameter, family_parameters
 
 US_IMAGE_STORAGE = UID("1.2.840.10008.5.1.4.1.1.6.1")
 PHASES = ("US", "AP")
@@ -93,13 +100,13 @@ def cohort(tmp_path_factory):
 def spy(monkeypatch):
     """The lesions whose features are computed (not read back from a store)."""
     computed = []
-    compute = _batch._Extraction.compute
+    compute = cli_extract._Extraction.compute
 
     def recording(self, lesions):
         computed.extend(lesions)
         return compute(self, lesions)
 
-    monkeypatch.setattr(_batch._Extraction, "compute", recording)
+    monkeypatch.setattr(cli_extract._Extraction, "compute", recording)
     return computed
 
 
@@ -192,7 +199,7 @@ def test_parquet_and_csv_hold_the_same_table(cohort, tmp_path, capsys):
 def test_parquet_without_pyarrow_asks_for_csv_before_any_work(
     cohort, tmp_path, monkeypatch, capsys, spy
 ):
-    monkeypatch.setattr(_batch.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(cli_extract.importlib.util, "find_spec", lambda name: None)
     assert _extract(cohort["path"], tmp_path / "features.parquet") == 2
     err = capsys.readouterr().err
     assert err == (
@@ -205,8 +212,6 @@ def test_parquet_without_pyarrow_asks_for_csv_before_any_work(
 @pytest.mark.filterwarnings("ignore::UserWarning:torch")
 def test_deep_features_match_the_featurizer(cohort, tmp_path):
     pytest.importorskip("torch")
-    from ceusradiomics.deep import ResNetFeaturizer
-
     out = tmp_path / "features.csv"
     flags = ("--phases", "US", "--families", "hist", "--deep", "--weights", "none")
     assert _extract(cohort["path"], out, *flags, "--image-size", "32", "--quiet") == 0
@@ -362,17 +367,26 @@ def test_broken_rows_go_to_the_errors_file_and_are_retried(
         f"extracted 7/10 lesions; 3 errors in {tmp_path / 'features.errors.csv'}"
     )
     errors = pd.read_csv(tmp_path / "features.errors.csv")
-    assert errors.columns.tolist() == ["lesion_id", "column", "error", "message"]
-    assert errors.iloc[:, :3].values.tolist() == [
-        ["L03", "US_image", "FileNotFoundError"],
-        ["L05", "AP_mask", "ValueError"],
-        ["L07", "US_mask", "ValueError"],
+    assert errors.columns.tolist() == [
+        "lesion_id",
+        "column",
+        "path",
+        "error",
+        "message",
     ]
-    assert errors["message"].tolist() == [
-        f"no such image file: '{tmp_path / 'nowhere.png'}'",
-        "mask is empty (no pixel inside the ROI)",
-        "mask shape (32, 32) does not match image shape (64, 64)",
+    # filled from the ROIError's attributes, not from its message
+    assert errors[["lesion_id", "column", "error"]].values.tolist() == [
+        ["L03", "US_image", "ROIFileNotFoundError"],
+        ["L05", "AP_mask", "ROIError"],
+        ["L07", "US_mask", "ROIError"],
     ]
+    assert errors["path"][0] == str(tmp_path / "nowhere.png")
+    # the message is the reason alone (io's wording), without the location
+    messages = errors["message"].tolist()
+    assert messages[0] == f"no such image file: '{tmp_path / 'nowhere.png'}'"
+    assert "empty" in messages[1]
+    assert "(32, 32)" in messages[2] and "(64, 64)" in messages[2]
+    assert not any(m.startswith("lesion ") for m in messages)
     # the table holds the other lesions, in manifest order
     table = _read_csv(out)
     good = ["L01", "L02", "L04", "L06", "L08", "L09", "L10"]
@@ -411,12 +425,13 @@ def test_fail_fast_stops_at_the_first_error(cohort, tmp_path, spy, capsys):
     assert _extract(path, out, "--chunk-size", "2", "--fail-fast", "--quiet") == 1
     err = capsys.readouterr().err
     assert err == (
-        "error: lesion 'L03', column 'US_image': FileNotFoundError: no such image "
+        "error: lesion 'L03', column 'US_image': ROIFileNotFoundError: no such image "
         f"file: '{tmp_path / 'nowhere.png'}' (stopped by --fail-fast; 2/10 lesions "
         f"are saved in {tmp_path / 'features.csv.partial'}, and the same command "
         "resumes from there)\n"
     )
-    assert spy == ["L01", "L02"]
+    # the chunk of L03 was computed, but ends before L03: L04 is not kept
+    assert spy == ["L01", "L02", "L03", "L04"]
     assert not out.exists()
     assert len(pd.read_csv(tmp_path / "features.errors.csv")) == 1
     assert _chunk_ids(tmp_path / "features.csv.partial") == ["L01", "L02"]
@@ -443,33 +458,33 @@ def test_an_unexpected_failure_is_isolated_to_its_lesion(
 ):
     # An error that reading the ROIs does not reveal fails the chunk; the
     # chunk is then extracted lesion by lesion and only the culprit is listed.
-    compute = _batch._Extraction.compute
+    compute = cli_extract._Extraction.compute
 
     def failing(self, lesions):
         if "L02" in lesions:
             raise RuntimeError("out of memory")
         return compute(self, lesions)
 
-    monkeypatch.setattr(_batch._Extraction, "compute", failing)
+    monkeypatch.setattr(cli_extract._Extraction, "compute", failing)
     out = tmp_path / "features.csv"
     assert _extract(cohort["path"], out, "--families", "hist", "--quiet") == 1
     assert capsys.readouterr().err == (
         f"extracted 9/10 lesions; 1 error in {tmp_path / 'features.errors.csv'}\n"
     )
     errors = pd.read_csv(tmp_path / "features.errors.csv", keep_default_na=False)
-    assert errors.values.tolist() == [["L02", "", "RuntimeError", "out of memory"]]
+    assert errors.values.tolist() == [["L02", "", "", "RuntimeError", "out of memory"]]
     assert "L02" not in _read_csv(out).index
 
 
 def test_ctrl_c_keeps_the_finished_chunks(cohort, tmp_path, monkeypatch, capsys):
-    compute = _batch._Extraction.compute
+    compute = cli_extract._Extraction.compute
 
     def interrupted(self, lesions):
         if "L05" in lesions:
             raise KeyboardInterrupt
         return compute(self, lesions)
 
-    monkeypatch.setattr(_batch._Extraction, "compute", interrupted)
+    monkeypatch.setattr(cli_extract._Extraction, "compute", interrupted)
     out = tmp_path / "features.csv"
     flags = ("--families", "hist", "--chunk-size", "2", "--quiet")
     assert _extract(cohort["path"], out, *flags) == 130
@@ -599,23 +614,37 @@ VALID = ", ".join(DEFAULT_SETTINGS)
         ),
         (
             "s.json",
+            '{"cache": false}',
+            "s.json: 'cache' is not a setting of the command (the in-process "
+            "feature cache stays on",
+        ),
+        # Values are checked by the estimator that takes them: its
+        # _parameter_constraints, then its own resolution of the settings.
+        (
+            "s.json",
             '{"distances": "1, 2"}',
-            "s.json: distances must be a list of positive integers; got '1, 2'",
+            "s.json: distances must be an array-like",
         ),
         (
             "s.json",
             '{"distances": [1, 2.5]}',
-            "s.json: distances must be a list of positive integers; got [1, 2.5]",
+            "s.json: distances must be ",
         ),
         (
             "s.json",
             '{"deep": "yes"}',
-            "s.json: deep must be true or false; got 'yes'",
+            "s.json: deep must be an instance of 'bool'",
         ),
         (
             "s.json",
             '{"image_size": 16}',
-            "s.json: image_size must be an integer >= 32; got 16",
+            "s.json: image_size must be an int in the range [32, inf); got 16\n",
+        ),
+        (
+            "s.json",
+            '{"random_state": null}',
+            "s.json: random_state must be an int in the range [0, 4294967295]; "
+            "got None",
         ),
         (
             "s.json",
@@ -632,9 +661,10 @@ VALID = ", ".join(DEFAULT_SETTINGS)
         (
             "s.json",
             '{"weights": "resnet.pth"}',
-            "s.json: weights must be one of ['IMAGENET1K_V1', 'IMAGENET1K_V2', "
-            "'DEFAULT'], none or a ResNet-50 state-dict file; got 'resnet.pth', "
-            "which is not a known name and no such file exists",
+            "s.json: weights must be None, one of 'IMAGENET1K_V1', "
+            "'IMAGENET1K_V2', 'DEFAULT' or the path of a ResNet-50 state dict "
+            "file; got '{folder}/resnet.pth', which is not a known name and no "
+            "such file exists",
         ),
         (
             "s.json",
@@ -662,7 +692,8 @@ def test_bad_parameter_file_gives_a_clear_message(
     out = tmp_path / "out" / "features.csv"
     assert _extract(cohort["path"], out, "--params", str(params)) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: " + message.format(path=params))
+    assert err.startswith("error: " + message.format(path=params, folder=tmp_path))
+    assert len(err.splitlines()) == 1  # one line, reported once
     assert spy == [] and not (tmp_path / "out").exists()
 
 
@@ -671,10 +702,9 @@ def test_yaml_parameter_file_errors(cohort, tmp_path, capsys, monkeypatch):
     params = tmp_path / "s.yaml"
     params.write_text("wavelet_scales: [2, 1]\n")
     assert _extract(cohort["path"], tmp_path / "f.csv", "--params", str(params)) == 2
-    assert capsys.readouterr().err == (
-        "error: s.yaml: wavelet_scales must be an int k (scales 1..k) or strictly "
-        "increasing integers between 1 and 16; got (2, 1)\n"
-    )
+    err = capsys.readouterr().err  # the estimator's reason, after the file
+    assert err.startswith("error: s.yaml: ") and "(2, 1)" in err
+    assert len(err.splitlines()) == 1
     params.write_text("distances: [1, 2\n")
     assert _extract(cohort["path"], tmp_path / "f.csv", "--params", str(params)) == 2
     assert capsys.readouterr().err.startswith("error: s.yaml: not valid YAML: ")
@@ -690,9 +720,9 @@ def test_yaml_parameter_file_errors(cohort, tmp_path, capsys, monkeypatch):
 def test_bad_flags_and_options(cohort, tmp_path, capsys):
     out = tmp_path / "features.csv"
     assert _extract(cohort["path"], out, "--distances", "0") == 2
-    assert capsys.readouterr().err == (
-        "error: --distances: distances must be unique positive integers; got (0,)\n"
-    )
+    err = capsys.readouterr().err  # the estimator's reason, after the flag
+    assert err.startswith("error: --distances: distances must be ")
+    assert err.endswith("got [0]\n") and len(err.splitlines()) == 1
     assert _extract(cohort["path"], tmp_path / "features.xlsx") == 2
     assert capsys.readouterr().err == (
         "error: --out must end in .parquet or .csv (the table's format); got "
@@ -730,16 +760,237 @@ def test_without_a_label_column_the_table_has_features_only(cohort, tmp_path):
     assert _read_csv(out)["age"].tolist() == cohort["manifest"]["age"].tolist()
 
 
-def test_every_setting_has_a_flag(capsys):
+def _help(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["extract", "--help"])
     assert exc.value.code == 0
-    text = capsys.readouterr().out
+    return capsys.readouterr().out
+
+
+def test_every_setting_has_a_flag(capsys):
+    text = _help(capsys)
     for key in DEFAULT_SETTINGS:
         assert f"--{key.replace('_', '-')}" in text
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "extract" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cls", [TextureExtractor, ResNetFeaturizer])
+def test_every_estimator_parameter_is_a_setting_unless_listed(cls, capsys):
+    # The settings are the estimators' parameters: none is typed again, and a
+    # parameter the command leaves out is listed, with its reason.
+    text = " ".join(_help(capsys).split())
+    for name in cls().get_params():
+        if name in _settings.NOT_EXPOSED:
+            assert name not in DEFAULT_SETTINGS
+            continue
+        if name == "family_params":  # its entries are settings of their own
+            assert name not in DEFAULT_SETTINGS
+            assert set(family_parameters()) <= set(DEFAULT_SETTINGS)
+            continue
+        assert name in DEFAULT_SETTINGS  # a parameter-file key
+        flag = f"--{name.replace('_', '-')}"
+        file_only = text.partition("(no command-line spelling):")[2]
+        assert flag in text or name in file_only
+        default = cls().get_params()[name]
+        if name not in _settings.OVERRIDES:
+            assert DEFAULT_SETTINGS[name] == _settings._plain(default)
+    assert DEFAULT_SETTINGS["random_state"] == 0  # a seed on purpose
+
+
+def test_flag_types_and_help_come_from_the_estimators(capsys):
+    text = " ".join(_help(capsys).split())
+    # choices from _parameter_constraints, in the docstring's order
+    assert "--normalization {none,3sigma,1-99,minmax}" in text
+    assert "--mask-context {keep,zero}" in text
+    # help: the first sentence of the numpydoc description
+    assert "--distances DISTANCE [DISTANCE ...] Co-occurrence distances" in text
+    assert "Images per forward pass (default: 16)" in text
+    # the option lists come from their single source
+    from ceusradiomics.texture import FAMILIES
+
+    assert f"Subset of {' '.join(FAMILIES)}" in text
+    # a list flag takes several values or comma-separated ones; "none" is None
+    # where the estimator allows it; an int margin stays pixels
+    command = "extract --manifest m --out o --distances 1,2 3 --n-jobs none "
+    command += "--crop-margin 8 --wavelet-scales 3"
+    args = build_parser().parse_args(command.split())
+    flags = _settings.flag_settings(vars(args))
+    assert flags == {
+        "distances": [1, 2, 3],
+        "n_jobs": None,
+        "crop_margin": 8,
+        "wavelet_scales": 3,  # one value k: the scales 1..k
+    }
+    assert isinstance(flags["crop_margin"], int)
+
+
+def _with_params(cls, **extra):
+    """`cls`'s signature with keyword-only parameters `extra` (name: default)."""
+    signature = inspect.signature(cls.__init__)
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in extra.items()
+    ]
+    return signature.replace(parameters=[*signature.parameters.values(), *added])
+
+
+class _NewTexture(TextureExtractor):
+    """TextureExtractor with two more parameters.
+
+    Parameters
+    ----------
+    smoothing : int, default=2
+        Width of a made-up smoothing window. Not used.
+    family_options : dict, optional
+        Made-up per-family options.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **TextureExtractor._parameter_constraints,
+        "smoothing": [Interval(Integral, 1, 8, closed="both")],
+        "family_options": [None, dict],
+    }
+
+    def __init__(self, phases=None, *, smoothing=2, family_options=None, **params):
+        super().__init__(phases, **params)
+        self.smoothing = smoothing
+        self.family_options = family_options
+
+    __init__.__signature__ = _with_params(
+        TextureExtractor, smoothing=2, family_options=None
+    )
+
+
+@pytest.fixture
+def new_texture(monkeypatch):
+    """The command derived from _NewTexture instead of TextureExtractor."""
+    monkeypatch.setitem(_settings.ESTIMATORS, "texture", _NewTexture)
+
+
+def test_a_new_estimator_parameter_reaches_flags_and_parameter_file(
+    new_texture, cohort, tmp_path, capsys
+):
+    text = " ".join(_help(capsys).split())
+    assert "--smoothing SMOOTHING Width of a made-up smoothing window (default: 2)" in (
+        text
+    )
+    # a dict without a parser of its own: a parameter-file key only
+    assert "--family-options" not in text
+    assert "parameter file only (no command-line spelling): family_options" in text
+    settings = resolve_settings(overrides={"smoothing": 3})
+    assert settings["smoothing"] == 3 and settings["family_options"] is None
+    # validated by the estimator's constraint, reported once with the flag
+    with pytest.raises(SettingsError) as exc:
+        resolve_settings(overrides={"smoothing": 9})
+    assert str(exc.value) == (
+        "--smoothing: smoothing must be an int in the range [1, 8]; got 9"
+    )
+    params = tmp_path / "s.json"
+    params.write_text('{"family_options": {"glcm": {"symmetric": true}}}')
+    options = resolve_settings(params)["family_options"]
+    assert options == {"glcm": {"symmetric": True}}
+    params.write_text('{"family_options": [1]}')
+    with pytest.raises(SettingsError, match=r"^s.json: family_options must be "):
+        resolve_settings(params)
+    # and the run hands it to the estimator
+    out = tmp_path / "f.csv"
+    flags = ("--families", "hist", "--smoothing", "4", "--quiet")
+    assert _extract(cohort["path"], out, *flags) == 0
+    sidecar = json.loads((tmp_path / "f.csv.json").read_text())
+    assert sidecar["settings"]["smoothing"] == 4
+
+
+@pytest.fixture
+def shift_family():
+    """A texture family with a parameter of its own, registered for one test."""
+
+    def names(shift_offset):
+        return [f"ShiftedMean{shift_offset}"]
+
+    def compute(work, mask, *, levels, origin, shift_offset):
+        return {f"ShiftedMean{shift_offset}": float(work[mask].mean()) + shift_offset}
+
+    def resolve(value):
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"shift_offset must be an int >= 0; got {value!r}")
+        return value
+
+    parameter = FamilyParameter("shift_offset", 1, resolve, "added to the mean")
+    family = Family("shift", "shifted mean", names, compute, parameters=(parameter,))
+    _registry.register_family(family)
+    yield family
+    del _registry.FAMILIES["shift"]
+
+
+def test_a_registered_family_parameter_is_a_setting(
+    shift_family, cohort, tmp_path, capsys
+):
+    # The registry's parameter is a flag and a parameter-file key, passed to
+    # the extractor in family_params, checked by the family's own resolve.
+    text = " ".join(_help(capsys).split())
+    assert "--shift-offset SHIFT_OFFSET Added to the mean (default: 1)" in text
+    assert "Subset of hist grad rlm glcm ar wav shift (default: all)" in text
+    out = tmp_path / "f.csv"
+    flags = ("--families", "hist", "shift", "--shift-offset", "3", "--quiet")
+    assert _extract(cohort["path"], out, "--phases", "US", *flags) == 0
+    table = _read_csv(out)
+    assert table.columns[-1] == "US_ShiftedMean3"
+    np.testing.assert_allclose(table["US_ShiftedMean3"], table["US_Mean"] + 3)
+    sidecar = json.loads((tmp_path / "f.csv.json").read_text())
+    assert sidecar["settings"]["shift_offset"] == 3
+    assert _extract(cohort["path"], out, *flags[:-3], "--shift-offset", "-1") == 2
+    assert capsys.readouterr().err == (
+        "error: --shift-offset: shift_offset must be an int >= 0; got -1\n"
+    )
+    params = tmp_path / "s.json"
+    params.write_text('{"family_params": {"shift_offset": 2}}')
+    with pytest.raises(SettingsError, match="its entries are settings of their own"):
+        resolve_settings(params)
+
+
+def test_an_invalid_flag_is_reported_once_with_its_name(cohort, tmp_path, capsys):
+    out = tmp_path / "features.csv"
+    assert _extract(cohort["path"], out, "--image-size", "16") == 2
+    assert capsys.readouterr().err == (
+        "error: --image-size: image_size must be an int in the range [32, inf); "
+        "got 16\n"
+    )
+    assert _extract(cohort["path"], out, "--families", "hist", "glmc") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --families: families must be ")
+    assert "glmc" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_file_column_and_path_come_from_the_roi_error(cohort, tmp_path):
+    manifest = cohort["manifest"].copy()
+    missing = tmp_path / "gone_roi.png"
+    manifest.loc[1, "AP_mask"] = str(missing)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(Path(manifest.loc[3, "US_image"]).read_bytes()[:200])
+    manifest.loc[3, "US_image"] = str(truncated)
+    path = _manifest(tmp_path, manifest)
+    out = tmp_path / "features.csv"
+    assert _extract(path, out, "--families", "hist", "--quiet") == 1
+    errors = pd.read_csv(tmp_path / "features.errors.csv", keep_default_na=False)
+    rows = errors.set_index("lesion_id")
+    assert rows.loc["L02", ["column", "path", "error"]].tolist() == [
+        "AP_mask",
+        str(missing),
+        "ROIFileNotFoundError",
+    ]
+    assert rows.loc["L04", ["column", "path", "error"]].tolist() == [
+        "US_image",
+        str(truncated),
+        "ROIError",
+    ]
+    # the message is the reason alone: the location is in its own columns
+    assert not rows["message"].str.startswith("lesion ").any()
+    assert _read_csv(out).index.tolist() == [
+        f"L{i:02d}" for i in range(1, 11) if i not in (2, 4)
+    ]
 
 
 def test_run_extract_reads_a_parameter_file_relative_weights_path(tmp_path):

@@ -279,7 +279,9 @@ def test_jpeg_rgb_luma(tmp_path):
     with Image.open(path) as img:
         decoded = np.asarray(img.convert("RGB"))
     np.testing.assert_array_equal(out, hand_luma(decoded))
-    np.testing.assert_array_equal(out, np.asarray(Image.fromarray(decoded).convert("L")))
+    np.testing.assert_array_equal(
+        out, np.asarray(Image.fromarray(decoded).convert("L"))
+    )
 
 
 def test_rgb_png_five_color_options(tmp_path, rng):

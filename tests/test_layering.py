@@ -1,13 +1,10 @@
 """The package's layers, read from its source with ``ast`` (nothing is imported).
 
 * The feature cores, ``ceusradiomics/texture/``, ``ceusradiomics/deep/`` and
-  ``ceusradiomics/perfusion/`` (or the module ``ceusradiomics/perfusion.py``),
-  compute on arrays: they must not import the I/O layer
+  ``ceusradiomics/perfusion/``, compute on arrays: they must not import the I/O layer
   (``ceusradiomics.io``) nor the estimators built on top of them
   (``ceusradiomics.extractors``).
-* The command line (``ceusradiomics/cli/``, and during the move
-  ``ceusradiomics/_demo.py`` and ``ceusradiomics/_batch.py``) sits on top of
-  everything: only itself and ``ceusradiomics/__main__.py`` may import it.
+* The command line (``ceusradiomics/cli/``) sits on top of everything: only itself and ``ceusradiomics/__main__.py`` may import it.
 
 Every import statement counts, also one inside a function or under
 ``if TYPE_CHECKING:``; relative imports are resolved against the module's
@@ -21,12 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = ROOT / "ceusradiomics"
 
 CORE_PACKAGES = ("texture", "deep", "perfusion")
-CORE_MODULES = ("perfusion.py",)  # perfusion.py until it becomes perfusion/
+CORE_MODULES = ()
 CORE_FORBIDDEN = ("io", "extractors")
 
 CLI_PACKAGES = ("cli",)
-CLI_MODULES = ("cli.py", "_demo.py", "_batch.py", "__main__.py")
-CLI_FORBIDDEN = ("cli", "_demo", "_batch")
+CLI_MODULES = ("__main__.py",)
+CLI_FORBIDDEN = ("cli",)
 
 
 def _module_and_package(path, package_dir):
@@ -144,7 +141,6 @@ def test_walker_catches_forbidden_imports(tmp_path):
         "    return TextureExtractor\n",
     )
     _write(pkg, "deep/e.py", "from .. import exceptions, extractors\n")
-    _write(pkg, "perfusion.py", "import ceusradiomics.io as cio\n")
     _write(pkg, "perfusion/_fit.py", "from ceusradiomics.io import read_cine\n")
     # Allowed: siblings, other modules, a name that only starts like io.
     _write(
@@ -159,8 +155,8 @@ def test_walker_catches_forbidden_imports(tmp_path):
     _write(pkg, "texture/__init__.py", "from .ok import *\n")
     # The command line.
     _write(pkg, "selection/s.py", "from ceusradiomics.cli import main\n")
-    _write(pkg, "plotting.py", "def f():\n    from . import _batch\n")
-    _write(pkg, "ensemble.py", "import ceusradiomics._demo\n")
+    _write(pkg, "plotting.py", "def f():\n    from .cli import extract\n")
+    _write(pkg, "ensemble.py", "import ceusradiomics.cli.demo\n")
     # Allowed: the CLI itself, __main__.py, core modules importing io elsewhere.
     _write(pkg, "cli/_extract.py", "from ceusradiomics.cli import _common\n")
     _write(pkg, "cli/_demo.py", "from ..io import load_cohort\nfrom . import x\n")
@@ -170,10 +166,9 @@ def test_walker_catches_forbidden_imports(tmp_path):
     assert layering_violations(pkg) == [
         "ceusradiomics/deep/d.py:2 -> ceusradiomics.extractors",
         "ceusradiomics/deep/e.py:1 -> ceusradiomics.extractors",
-        "ceusradiomics/ensemble.py:1 -> ceusradiomics._demo",
-        "ceusradiomics/perfusion.py:1 -> ceusradiomics.io",
+        "ceusradiomics/ensemble.py:1 -> ceusradiomics.cli.demo",
         "ceusradiomics/perfusion/_fit.py:1 -> ceusradiomics.io",
-        "ceusradiomics/plotting.py:2 -> ceusradiomics._batch",
+        "ceusradiomics/plotting.py:2 -> ceusradiomics.cli",
         "ceusradiomics/selection/s.py:1 -> ceusradiomics.cli",
         "ceusradiomics/texture/a.py:1 -> ceusradiomics.io",
         "ceusradiomics/texture/b.py:2 -> ceusradiomics.io",

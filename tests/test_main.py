@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ceusradiomics.__main__ import main
+from ceusradiomics.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -37,7 +37,13 @@ from ceusradiomics import _roi
 from ceusradiomics._cache import feature_cache
 from ceusradiomics.exceptions import DegenerateROIWarning, MaskLabelWarning, ROIError
 from ceusradiomics.extractors._frames import frame_spec, read_frame
-from ceusradiomics.io import _load_cell, _read_mask_labels, is_missing, read_image
+from ceusradiomics.io import (
+    _cell_path,
+    _load_cell,
+    _read_mask_labels,
+    is_missing,
+    read_image,
+)
 
 __all__ = ["ROI", "Layout", "RecordsTransformer", "Slot", "Unit", "check_records"]
 
@@ -238,7 +244,9 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
             if k > 0 and is_missing(cell):
                 continue  # no such reader (or reference) for this lesion
             try:
-                mask, box = self._read_mask(plane, cell, lesion, slot.image, column)
+                mask, box = self._read_mask(
+                    plane, cell, lesion, slot.image, column, record[slot.image]
+                )
             except ROIError as exc:
                 errors.append(exc)
                 continue
@@ -250,7 +258,13 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
         return rois
 
     def _read_mask(
-        self, plane: np.ndarray, cell: Any, lesion: Any, image_column: str, column: str
+        self,
+        plane: np.ndarray,
+        cell: Any,
+        lesion: Any,
+        image_column: str,
+        column: str,
+        image_cell: Any = None,
     ) -> tuple[np.ndarray, tuple[slice, slice]]:
         """One mask cell read, validated against `plane`, with its box.
 
@@ -263,14 +277,19 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
         mask, merged = _load_cell(
             lambda c: _read_mask_labels(c, label), cell, lesion, column, "mask"
         )
-        plane, mask = _roi.validate_roi(
-            plane,
-            mask,
-            lesion=lesion,
-            image_column=image_column,
-            mask_column=column,
-            min_extent=self._min_extent,
-        )
+        try:
+            plane, mask = _roi.validate_roi(
+                plane,
+                mask,
+                lesion=lesion,
+                image_column=image_column,
+                mask_column=column,
+                min_extent=self._min_extent,
+            )
+        except ROIError as exc:
+            # The file behind the cell the problem is about, when it is one.
+            paths = {column: _cell_path(cell), image_column: _cell_path(image_cell)}
+            raise exc.located(path=paths.get(exc.column)) from exc
         if merged:
             shown = ", ".join(str(v) for v in merged)
             warnings.warn(

@@ -242,7 +242,12 @@ class PerfusionExtractor(RecordsTransformer):
         "max_value": [Interval(Real, 0, None, closed="neither")],
         "motion_threshold": [None, Interval(Real, -1, 1, closed="both")],
         "frame_rate": [None, Interval(Real, 0, None, closed="neither")],
-        "n_jobs": [None, Integral],
+        # joblib: 1, 2, ... workers, or -1, -2, ... (all cores, all but one, ...)
+        "n_jobs": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+        ],
         "verbose": ["verbose"],
     }
     _progress: ClassVar[tuple[str, str]] = ("perfusion", "loop")

@@ -160,7 +160,12 @@ class TextureExtractor(RecordsTransformer):
         "family_params": [None, dict],
         "readers": [StrOptions({"primary", "all"})],
         "cache": ["boolean"],
-        "n_jobs": [None, Integral],
+        # joblib: 1, 2, ... workers, or -1, -2, ... (all cores, all but one, ...)
+        "n_jobs": [
+            None,
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+        ],
         "verbose": ["verbose"],
     }
     _cache_name: ClassVar[str] = "texture"

@@ -142,7 +142,10 @@ def resolve_wavelet_scales(scales: int | Iterable[int]) -> tuple[int, ...]:
         return tuple(range(1, int(scales) + 1))
     if isinstance(scales, np.ndarray):
         scales = scales.tolist()
-    return check_scales(scales)
+    try:
+        return check_scales(scales)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"wavelet_{exc}") from None
 
 
 def _hist(work, mask, *, levels, origin):

@@ -1,34 +1,36 @@
-"""Batch extraction: a cohort manifest in, one feature table out, resumable.
+"""``python -m ceusradiomics extract``: a cohort manifest in, one feature table out.
 
-``python -m ceusradiomics extract`` runs :class:`~ceusradiomics.TextureExtractor`
-(and, with ``--deep``, :class:`~ceusradiomics.ResNetFeaturizer`) over the
-lesions of a manifest (the :func:`~ceusradiomics.io.load_cohort` format), a
-chunk of lesions at a time:
+The command runs :class:`~ceusradiomics.TextureExtractor` (and, with
+``--deep``, :class:`~ceusradiomics.ResNetFeaturizer`) over the lesions of a
+manifest (the :func:`~ceusradiomics.io.load_cohort` format), a chunk of
+lesions at a time:
 
 - each finished chunk is saved at once in a *partial store* next to the output
   (``<out>.partial/``), so an interrupted run (Ctrl-C, a crash, a killed job)
   loses at most the chunk it was working on, and running the same command
   again skips every lesion already done;
 - a lesion that cannot be read (missing file, empty mask, shape mismatch, ...)
-  does not stop the batch: it goes to ``<out stem>.errors.csv`` and is retried
-  on the next run;
+  does not stop the batch: it goes to ``<out stem>.errors.csv``, filled from
+  the :class:`~ceusradiomics.exceptions.ROIError` that says which lesion,
+  column and file, and is retried on the next run;
 - the table is written once, at the end, to a temporary name and renamed
   atomically, with a sidecar ``<out>.json`` that records the settings, the
   versions and the manifest's hash.
 
-The user guide is ``docs/batch.md``.
+The settings (flags and parameter-file keys) are derived from the estimators'
+parameters in :mod:`ceusradiomics.cli._settings`. The user guide is
+``docs/batch.md``.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import difflib
 import hashlib
 import importlib.util
 import json
 import os
 import platform
-import re
 import shutil
 import sys
 import time
@@ -36,7 +38,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,407 +46,50 @@ import numpy as np
 import pandas as pd
 
 from ceusradiomics._version import __version__
-from ceusradiomics.exceptions import CeusRadiomicsWarning
-from ceusradiomics.io import check_phases, is_missing, load_cohort, load_roi
-from ceusradiomics.texture._features import (
-    resolve_bits,
-    resolve_distances,
-    resolve_families,
-    resolve_wavelet_scales,
+from ceusradiomics.cli._settings import (
+    DEFAULT_SETTINGS,
+    SettingsError,
+    add_flags,
+    flag_settings,
+    is_named_weights,
+    make_estimator,
+    read_params,
+    resolve_settings,
+    values_settings,
 )
+from ceusradiomics.exceptions import CeusRadiomicsWarning, ROIError
+from ceusradiomics.io import is_missing, load_cohort
 
 __all__ = [
     "DEFAULT_SETTINGS",
     "SettingsError",
+    "add_parser",
     "read_params",
     "resolve_settings",
+    "run",
     "run_extract",
 ]
 
-#: Every setting of the command, with its default: the keys a parameter file
-#: may hold and the flags of ``python -m ceusradiomics extract`` (``_`` -> ``-``).
-#: They are the parameters of TextureExtractor and ResNetFeaturizer, plus
-#: ``deep`` (run the ResNet-50 too).
-DEFAULT_SETTINGS: dict[str, Any] = {
-    # TextureExtractor
-    "phases": None,
-    "families": None,
-    "normalization": "none",
-    "bits": None,
-    "distances": [1, 2, 3, 4, 5],
-    "wavelet_scales": 6,
-    "readers": "primary",
-    "n_jobs": None,
-    # ResNetFeaturizer
-    "deep": False,
-    "weights": "IMAGENET1K_V2",
-    "layer": "avgpool",
-    "image_size": 224,
-    "crop_margin": 0.1,
-    "mask_context": "keep",
-    "random_state": 0,
-    "device": "auto",
-    "batch_size": 16,
-}
-_TEXTURE_KEYS = (
-    "phases",
-    "families",
-    "normalization",
-    "bits",
-    "distances",
-    "wavelet_scales",
-    "readers",
-)
-_DEEP_KEYS = (
-    "weights",
-    "layer",
-    "image_size",
-    "crop_margin",
-    "mask_context",
-    "random_state",
-)
-# Options of the command that are not settings: a parameter file naming one
-# gets a hint to pass the flag instead.
-_RUN_OPTIONS = (
-    "manifest",
-    "out",
-    "params",
-    "id_column",
-    "label_column",
-    "chunk_size",
-    "quiet",
-    "fail_fast",
-)
-_NAMED_WEIGHTS = ("IMAGENET1K_V1", "IMAGENET1K_V2", "DEFAULT")
 _FORMATS = {".parquet": "parquet", ".csv": "csv"}
 _DEFAULT_LABEL = "ER"
 # Bumped when the partial store's layout changes, so an old store is refused.
 _STORE_FORMAT = 1
-# The prefix that ceusradiomics.io puts on per-lesion errors.
-_PREFIX = re.compile(
-    r"^lesion (?:'[^']*'|\"[^\"]*\"|\S+), column (['\"])(?P<column>.*?)\1: "
-    r"(?P<message>.*)$",
-    re.S,
-)
+# Recorded in the sidecar: the runtime dependencies that compute the table.
 _DEPENDENCIES = (
     "numpy",
     "scipy",
     "pandas",
     "scikit-learn",
-    "scikit-image",
-    "mahotas",
     "joblib",
     "Pillow",
     "pydicom",
 )
-
-
-class SettingsError(ValueError):
-    """A setting, a parameter file or an option of the command is invalid.
-
-    The message names the source (the file or the flag), the setting, what is
-    expected and what was given; the command prints it and exits with 2.
-    """
-
-
-# --------------------------------------------------------------------------
-# Settings: defaults <- parameter file <- flags
-# --------------------------------------------------------------------------
+# The columns of the errors file after the id column.
+_ERROR_COLUMNS = ["column", "path", "error", "message"]
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _is_int_list(value: Any) -> bool:
-    # Checked before numpy sees the list, which would turn [1, 2.5] into floats.
-    return isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
-
-
-def _expect(source: str, key: str, expected: str, value: Any) -> SettingsError:
-    return SettingsError(f"{source}: {key} must be {expected}; got {value!r}")
-
-
-def _str_list(source: str, key: str, value: Any, *, allow_none: bool) -> Any:
-    if value is None and allow_none:
-        return None
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(
-        isinstance(v, str) and v for v in items
-    ):
-        none = "null, " if allow_none else ""
-        raise _expect(source, key, f"{none}a name or a list of names", value)
-    if not items:
-        raise _expect(source, key, "a non-empty list", value)
-    if len(set(items)) != len(items):
-        raise _expect(source, key, "a list without duplicates", value)
-    return list(items)
-
-
-def _choice(source: str, key: str, value: Any, options: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in options:
-        raise _expect(source, key, f"one of {list(options)}", value)
-    return value
-
-
-def _int(source: str, key: str, value: Any, low: int) -> int:
-    if not _is_int(value) or value < low:
-        raise _expect(source, key, f"an integer >= {low}", value)
-    return int(value)
-
-
-def _resolved(source: str, resolve: Callable[[Any], Any], value: Any) -> Any:
-    # The texture module's own validators, so that the batch accepts exactly
-    # what TextureExtractor accepts; their messages name the parameter.
-    try:
-        return resolve(value)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{source}: {exc}") from None
-
-
-def _check_weights(source: str, value: Any, base_dir: Path | None) -> str | None:
-    if value is None or (isinstance(value, str) and value.lower() == "none"):
-        return None
-    if not isinstance(value, str) or not value:
-        raise _expect(
-            source,
-            "weights",
-            f"one of {list(_NAMED_WEIGHTS)}, a state-dict file or none",
-            value,
-        )
-    if value.removeprefix("ResNet50_Weights.") in _NAMED_WEIGHTS:
-        return value
-    # A file: made absolute (a parameter file's paths are relative to the file,
-    # as a manifest's are) so the sidecar says which file was used.
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        path = (base_dir or Path.cwd()) / path
-    if not path.is_file():
-        raise SettingsError(
-            f"{source}: weights must be one of {list(_NAMED_WEIGHTS)}, none or a "
-            f"ResNet-50 state-dict file; got {value!r}, which is not a known name "
-            f"and no such file exists ({path})"
-        )
-    return str(path.resolve())
-
-
-def _validate(key: str, value: Any, source: str, base_dir: Path | None) -> Any:
-    """Check one setting and return it normalised (JSON-ready, explicit)."""
-    if key == "phases":
-        return _str_list(source, key, value, allow_none=True)
-    if key == "families":
-        if value is not None:
-            _str_list(source, key, value, allow_none=False)
-        return list(_resolved(source, resolve_families, value))
-    if key == "normalization":
-        return _choice(source, key, value, ("none", "3sigma", "1-99", "minmax"))
-    if key == "bits":
-        return _resolved(source, resolve_bits, value)
-    if key == "distances":
-        value = [value] if _is_int(value) else value
-        if not _is_int_list(value):
-            raise _expect(source, key, "a list of positive integers", value)
-        return list(_resolved(source, resolve_distances, value))
-    if key == "wavelet_scales":
-        if not (_is_int(value) or _is_int_list(value)):
-            raise _expect(
-                source, key, "an int k (scales 1..k) or a list of integers", value
-            )
-        return list(_resolved(source, resolve_wavelet_scales, value))
-    if key == "readers":
-        return _choice(source, key, value, ("primary", "all"))
-    if key == "n_jobs":
-        if value is not None and (not _is_int(value) or value == 0):
-            raise _expect(source, key, "null or a non-zero integer", value)
-        return value
-    if key == "deep":
-        if not isinstance(value, bool):
-            raise _expect(source, key, "true or false", value)
-        return value
-    if key == "weights":
-        return _check_weights(source, value, base_dir)
-    if key in ("layer", "device"):
-        if not isinstance(value, str) or not value:
-            raise _expect(source, key, "a non-empty string", value)
-        return value
-    if key == "image_size":
-        return _int(source, key, value, 32)
-    if key == "batch_size":
-        return _int(source, key, value, 1)
-    if key == "random_state":
-        return _int(source, key, value, 0)
-    if key == "crop_margin":
-        # An int is pixels, a float a fraction of the box: keep the type.
-        if isinstance(value, bool) or not isinstance(value, Real) or value < 0:
-            raise _expect(source, key, "a number >= 0", value)
-        return int(value) if _is_int(value) else float(value)
-    if key == "mask_context":
-        return _choice(source, key, value, ("keep", "zero"))
-    raise AssertionError(f"no validator for {key!r}")  # DEFAULT_SETTINGS guards
-
-
-def _unknown_key_error(key: Any, source: str) -> SettingsError:
-    valid = ", ".join(DEFAULT_SETTINGS)
-    if key in _RUN_OPTIONS:
-        flag = "--" + str(key).replace("_", "-")
-        return SettingsError(
-            f"{source}: {key!r} is an option of the command, not a setting: pass "
-            f"{flag} on the command line. Valid settings are: {valid}"
-        )
-    hint = difflib.get_close_matches(str(key), DEFAULT_SETTINGS, n=1)
-    did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
-    return SettingsError(
-        f"{source}: unknown setting {key!r}{did_you_mean}. Valid settings are: {valid}"
-    )
-
-
-def read_params(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a parameter file (JSON, or YAML with PyYAML) into a dict.
-
-    Only the syntax and the top-level shape are checked here;
-    :func:`resolve_settings` checks the keys and the values.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A ``.json``, ``.yaml`` or ``.yml`` file holding one mapping of
-        setting names to values (an empty YAML file is an empty mapping).
-
-    Returns
-    -------
-    dict
-        The mapping as read.
-
-    Raises
-    ------
-    SettingsError
-        If the file does not exist, its extension is another, it does not
-        parse (the message gives the line), it holds something other than a
-        mapping, or it is YAML and PyYAML is not installed.
-
-    Examples
-    --------
-    >>> import json, os, tempfile
-    >>> from ceusradiomics._batch import read_params
-    >>> folder = tempfile.mkdtemp()
-    >>> path = os.path.join(folder, "settings.json")
-    >>> with open(path, "w") as fh:
-    ...     json.dump({"families": ["hist", "glcm"], "distances": [1, 2]}, fh)
-    >>> read_params(path)
-    {'families': ['hist', 'glcm'], 'distances': [1, 2]}
-    """
-    path = Path(path)
-    name = path.name
-    suffix = path.suffix.lower()
-    if suffix not in (".json", ".yaml", ".yml"):
-        raise SettingsError(
-            f"--params must be a .json, .yaml or .yml file; got {str(path)!r}"
-        )
-    if not path.is_file():
-        raise SettingsError(f"--params: no such parameter file: '{path}'")
-    text = path.read_text(encoding="utf-8")
-    if suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SettingsError(
-                f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno}"
-            ) from None
-    else:
-        try:
-            import yaml
-        except ImportError:
-            raise SettingsError(
-                f"{name}: reading YAML needs PyYAML (pip install PyYAML); or write "
-                "the same settings as JSON (settings.json)"
-            ) from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"{name}: not valid YAML: {exc}") from None
-        if data is None:  # an empty or all-comment file
-            data = {}
-    if not isinstance(data, dict):
-        raise SettingsError(
-            f"{name}: a parameter file must hold a mapping of setting names to "
-            f"values (e.g. 'distances: [1, 2]'); got a {type(data).__name__}"
-        )
-    return data
-
-
-def resolve_settings(
-    params: str | os.PathLike[str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The effective settings: defaults, then a parameter file, then flags.
-
-    A flag given on the command line replaces the parameter file's value of
-    the same setting as a whole (``--bits glcm=4`` replaces a file's ``bits``
-    mapping; it is not merged into it). Every value is validated and
-    normalised: families, bits, distances and wavelet scales are spelled out
-    in full, weights files are made absolute (a parameter file's relative
-    paths are relative to the file), so the result fully describes the run
-    and can itself be used as a parameter file.
-
-    Parameters
-    ----------
-    params : str or os.PathLike, optional
-        A JSON or YAML parameter file (:func:`read_params`).
-    overrides : mapping, optional
-        Settings given as flags, by setting name.
-
-    Returns
-    -------
-    dict
-        Every key of :data:`DEFAULT_SETTINGS`, validated.
-
-    Raises
-    ------
-    SettingsError
-        For an unknown key (the message lists the valid ones and suggests a
-        close match) or a value of the wrong type or range (the message names
-        the source, the key, the expectation and the value).
-
-    Examples
-    --------
-    >>> from ceusradiomics._batch import resolve_settings
-    >>> settings = resolve_settings(overrides={"bits": 4, "wavelet_scales": 2})
-    >>> settings["bits"]["glcm"], settings["wavelet_scales"]
-    (4, [1, 2])
-    >>> resolve_settings(overrides={"distance": [1]})
-    Traceback (most recent call last):
-    ...
-    ceusradiomics._batch.SettingsError: flags: unknown setting 'distance' (did you mean 'distances'?). Valid settings are: phases, families, normalization, bits, distances, wavelet_scales, readers, n_jobs, deep, weights, layer, image_size, crop_margin, mask_context, random_state, device, batch_size
-    """  # noqa: E501
-    given: dict[str, tuple[Any, str, Path | None]] = {}
-    if params is not None:
-        path = Path(params)
-        for key, value in read_params(path).items():
-            if key not in DEFAULT_SETTINGS:
-                raise _unknown_key_error(key, path.name)
-            given[key] = (value, path.name, path.resolve().parent)
-    for key, value in (overrides or {}).items():
-        if key not in DEFAULT_SETTINGS:
-            raise _unknown_key_error(key, "flags")
-        given[key] = (value, "--" + key.replace("_", "-"), None)
-    settings = {}
-    for key, default in DEFAULT_SETTINGS.items():
-        value, source, base_dir = given.get(key, (default, "default", None))
-        settings[key] = _validate(key, value, source, base_dir)
-    return settings
-
-
-def _values_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings that change the values: a resumed run must agree on them.
-
-    n_jobs, device and batch_size only change the speed, and the network's
-    settings matter only with ``deep``.
-    """
-    keys = [*_TEXTURE_KEYS, "deep"]
-    if settings["deep"]:
-        keys += _DEEP_KEYS
-    return {k: settings[k] for k in keys}
 
 
 # --------------------------------------------------------------------------
@@ -658,29 +303,26 @@ class _PartialStore:
 # --------------------------------------------------------------------------
 
 
-def _split_message(exc: BaseException) -> tuple[str, str]:
-    """(column, message) of an error, the column parsed from io's prefix."""
-    text = str(exc)
-    if isinstance(exc, KeyError):  # str() of a KeyError is the quoted key
-        text = f"missing key {text}"
-    match = _PREFIX.match(text)
-    if match is None:
-        return "", text
-    return match["column"], match["message"]
-
-
 class _Problem(NamedTuple):
     """One row of the errors file."""
 
     lesion: str
     column: str  # "" when the error is not about one cell
+    path: str  # the cell's file; "" when unknown or not a file
     error: str  # the exception's type
     message: str
 
     @classmethod
     def of(cls, lesion: str, exc: BaseException) -> _Problem:
-        column, message = _split_message(exc)
-        return cls(lesion, column, type(exc).__name__, message)
+        """The row of an error: a ROIError says where, any other its message."""
+        if isinstance(exc, ROIError):
+            return cls(
+                lesion, exc.column or "", exc.path or "", type(exc).__name__, exc.reason
+            )
+        text = str(exc)
+        if isinstance(exc, KeyError):  # str() of a KeyError is the quoted key
+            text = f"missing key {text}"
+        return cls(lesion, "", "", type(exc).__name__, text)
 
     def __str__(self) -> str:
         where = f"lesion {self.lesion!r}"
@@ -695,20 +337,9 @@ class _Extraction:
     def __init__(
         self, X: pd.DataFrame, settings: Mapping[str, Any], *, deep_verbose: bool
     ):
-        from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
-
         self.X = X
-        phases = check_phases(X, settings["phases"])
-        self.texture = TextureExtractor(
-            phases=phases,
-            families=settings["families"],
-            normalization=settings["normalization"],
-            bits=settings["bits"],
-            distances=settings["distances"],
-            wavelet_scales=settings["wavelet_scales"],
-            readers=settings["readers"],
-            n_jobs=settings["n_jobs"],
-        ).fit(X)
+        # fit checks the phases against the manifest and records the readers.
+        self.texture = make_estimator(settings, "texture").fit(X)
         self.phases = self.texture.phases_
         self.readers = self.texture.readers_
         columns = list(self.texture.get_feature_names_out())
@@ -716,17 +347,8 @@ class _Extraction:
         if settings["deep"]:
             # fit checks torch, the layer and the weights (fetching named ones)
             # up front, so a setup problem is one message, not one per lesion.
-            self.deep = ResNetFeaturizer(
-                phases=phases,
-                weights=settings["weights"],
-                layer=settings["layer"],
-                crop_margin=settings["crop_margin"],
-                mask_context=settings["mask_context"],
-                image_size=settings["image_size"],
-                device=settings["device"],
-                batch_size=settings["batch_size"],
-                random_state=settings["random_state"],
-                verbose=deep_verbose,
+            self.deep = make_estimator(
+                settings, "deep", phases=self.phases, verbose=deep_verbose
             ).fit(X)
             self.deep.verbose = False  # the batch has its own progress bar
             columns += list(self.deep.get_feature_names_out())
@@ -761,80 +383,79 @@ class _Extraction:
                 items.append([column, str(cell)])
         return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:32]
 
-    def check(self, lesion: str) -> list[_Problem]:
-        """Read every ROI of a lesion as the extractors will; its problems."""
-        record = self.X.loc[lesion]
-        problems: list[_Problem] = []
-        for phase in self.phases:
-            image_column = f"{phase}_image"
-            for column in (
-                f"{phase}_mask",
-                *(f"{phase}_mask_{r}" for r in self.readers[phase]),
-            ):
-                if column != f"{phase}_mask" and is_missing(record[column]):
-                    continue  # no such reader for this lesion: NaN, not an error
-                try:
-                    load_roi(
-                        record[image_column],
-                        record[column],
-                        lesion=lesion,
-                        image_column=image_column,
-                        mask_column=column,
-                    )
-                except Exception as exc:
-                    problem = _Problem.of(lesion, exc)
-                    if problem not in problems:  # one bad image, several masks
-                        problems.append(problem)
-        return problems
+    def compute(self, lesions: list[str]) -> tuple[np.ndarray, list[ROIError]]:
+        """The feature rows of some lesions (texture, then deep) and the errors.
 
-    def compute(self, lesions: list[str]) -> np.ndarray:
-        """The feature rows of some lesions (texture, then deep)."""
+        Each extractor reads and validates a lesion's cells once; a lesion
+        with a bad cell gets a NaN row and its ROIErrors (every bad cell).
+        """
         frame = self.X.loc[lesions]
-        blocks = [self.texture.transform(frame).to_numpy(dtype=np.float64)]
+        table, errors = self.texture._transform_records(frame, on_error="collect")
+        blocks = [table.to_numpy(dtype=np.float64)]
         if self.deep is not None:
-            blocks.append(self.deep.transform(frame).to_numpy(dtype=np.float64))
-        return np.hstack(blocks)
+            table, more = self.deep._transform_records(frame, on_error="collect")
+            blocks.append(table.to_numpy(dtype=np.float64))
+            errors = [*errors, *more]
+        return np.hstack(blocks), errors
 
     def extract(
         self, lesions: list[str], *, stop_at_error: bool
     ) -> tuple[list[str], np.ndarray, list[_Problem], list[str]]:
-        """Extract a chunk: (lesions done, their rows, problems, warnings)."""
-        problems: list[_Problem] = []
-        valid = []
-        for lesion in lesions:
-            found = self.check(lesion)
-            if found:
-                problems += found
-                if stop_at_error:
-                    break
-            else:
-                valid.append(lesion)
-        messages: list[str] = []
-        if not valid:
-            return [], np.empty((0, len(self.columns))), problems, messages
+        """Extract a chunk: (lesions done, their rows, problems, warnings).
+
+        Lesions with a problem are left out of the rows (and so of the
+        store: the next run tries them again). With `stop_at_error`, the
+        chunk ends before its first failed lesion, which alone is reported.
+        """
+        rows: dict[str, np.ndarray] = {}
+        found: dict[str, list[_Problem]] = {lesion: [] for lesion in lesions}
+
+        def add(lesion: str, exc: BaseException) -> None:
+            problem = _Problem.of(lesion, exc)
+            if problem not in found[lesion]:  # one bad image, several masks
+                found[lesion].append(problem)
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CeusRadiomicsWarning)
             try:
-                values = self.compute(valid)
-                done = valid
+                values, errors = self.compute(lesions)
+                rows = dict(zip(lesions, values, strict=True))
+                for error in errors:
+                    add(str(error.lesion), error)
             except Exception:
-                # Something the reading check did not catch: isolate the lesion
+                # Not a bad cell (those are collected): isolate the lesion
                 # (ROIs already computed come from the in-process cache).
-                done, rows = [], []
-                for lesion in valid:
+                for lesion in lesions:
                     try:
-                        rows.append(self.compute([lesion]))
-                        done.append(lesion)
+                        values, errors = self.compute([lesion])
+                        rows[lesion] = values[0]
+                        for error in errors:
+                            add(lesion, error)
                     except Exception as exc:
-                        problems.append(_Problem.of(lesion, exc))
-                        if stop_at_error:
-                            break
-                values = np.vstack(rows) if rows else np.empty((0, len(self.columns)))
+                        add(lesion, exc)
+                    if stop_at_error and found[lesion]:
+                        break
+        messages = []
         for w in caught:
             if issubclass(w.category, CeusRadiomicsWarning):
                 messages.append(str(w.message))
             else:  # not ours: show it as Python would have
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+        done: list[str] = []
+        problems: list[_Problem] = []
+        for lesion in lesions:
+            if found[lesion]:
+                problems += found[lesion]
+                if stop_at_error:
+                    break
+            elif lesion in rows:
+                done.append(lesion)
+        values = (
+            np.vstack([rows[lesion] for lesion in done])
+            if done
+            else np.empty((0, len(self.columns)))
+        )
         return done, values, problems, messages
 
 
@@ -955,7 +576,7 @@ def run_extract(
     >>> import os, tempfile
     >>> import pandas as pd
     >>> from PIL import Image
-    >>> from ceusradiomics._batch import run_extract
+    >>> from ceusradiomics.cli.extract import run_extract
     >>> from ceusradiomics.datasets import make_ceus_cohort
     >>> X, y, _ = make_ceus_cohort(n_lesions=4, image_size=64, random_state=0)
     >>> folder = tempfile.mkdtemp()
@@ -993,15 +614,14 @@ def run_extract(
                 f"the label column {label!r} has the name of a feature column; "
                 "rename it in the manifest"
             )
-        if settings["phases"] is None:  # record what 'every phase' meant
-            settings["phases"] = list(run.phases)
+        settings["phases"] = list(run.phases)  # what 'every phase' meant
         outputs.table.parent.mkdir(parents=True, exist_ok=True)
         store = _PartialStore(
             outputs.partial,
             {
                 "format": _STORE_FORMAT,
                 "ceusradiomics": __version__,
-                "settings": _values_settings(settings),
+                "settings": values_settings(settings),
                 "columns": run.columns,
             },
         )
@@ -1135,8 +755,9 @@ def _run(
         "versions": _versions(settings["deep"], outputs.format),
         "platform": platform.platform(),
     }
-    if settings["deep"] and settings["weights"] not in (None, *_NAMED_WEIGHTS):
-        sidecar["weights_sha256"] = _sha256(Path(settings["weights"]))
+    weights = settings["weights"]
+    if settings["deep"] and weights is not None and not is_named_weights(weights):
+        sidecar["weights_sha256"] = _sha256(Path(weights))
     _write_json(outputs.sidecar, sidecar)
 
     if problems:
@@ -1159,7 +780,108 @@ def _run(
 
 
 def _write_errors(path: Path, problems: list[_Problem], id_column: str) -> None:
-    frame = pd.DataFrame(
-        list(problems), columns=[id_column, "column", "error", "message"]
-    )
+    frame = pd.DataFrame(list(problems), columns=[id_column, *_ERROR_COLUMNS])
     _write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+# --------------------------------------------------------------------------
+# The subcommand
+# --------------------------------------------------------------------------
+
+
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``extract`` to the subcommands; its flags come from the settings."""
+    extract = commands.add_parser(
+        "extract",
+        help="extract the features of a cohort manifest into one table",
+        description=(
+            "Run TextureExtractor (and ResNetFeaturizer with --deep) over every "
+            "lesion of a manifest and write one row per lesion to --out (.parquet "
+            "or .csv), with a sidecar <out>.json of the settings and versions. "
+            "Finished lesions are saved in <out>.partial/ as the run goes, so "
+            "running the same command again after an interruption resumes it; "
+            "lesions that fail are listed in <out stem>.errors.csv and retried "
+            "on the next run. Settings come from the flags or from --params "
+            "(a JSON or YAML file with the same names, e.g. wavelet_scales); a "
+            "flag given explicitly replaces the file's value. Exit status: 0 "
+            "done, 1 some lesions failed, 2 invalid settings or input."
+        ),
+    )
+    files = extract.add_argument_group("input and output")
+    files.add_argument(
+        "--manifest",
+        metavar="CSV",
+        required=True,
+        help="the cohort CSV (load_cohort format)",
+    )
+    files.add_argument(
+        "--out",
+        metavar="TABLE",
+        required=True,
+        help="the feature table: .parquet or .csv",
+    )
+    files.add_argument(
+        "--params",
+        metavar="FILE",
+        default=None,
+        help="a parameter file (.json, .yaml or .yml)",
+    )
+    files.add_argument(
+        "--id-column",
+        metavar="NAME",
+        default="lesion_id",
+        help="the manifest's lesion id column (default: lesion_id)",
+    )
+    files.add_argument(
+        "--label-column",
+        metavar="NAME",
+        default=None,
+        help="outcome column copied into the table (default: ER, when present)",
+    )
+
+    groups = {
+        "texture": extract.add_argument_group("texture (TextureExtractor)"),
+        "deep": extract.add_argument_group("deep features (ResNetFeaturizer)"),
+    }
+    file_only = add_flags(groups)
+    if file_only:
+        extract.epilog = (
+            "Settings of the parameter file only (no command-line spelling): "
+            + ", ".join(file_only)
+            + "."
+        )
+
+    options = extract.add_argument_group("run")
+    options.add_argument(
+        "--chunk-size",
+        metavar="N",
+        type=int,
+        default=16,
+        help="lesions saved together; a killed run loses at most one chunk "
+        "(default: 16)",
+    )
+    options.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first lesion that fails instead of listing it",
+    )
+    options.add_argument(
+        "--quiet", action="store_true", help="no progress bar and no warnings"
+    )
+    extract.set_defaults(handler=run)
+    return extract
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``extract`` with the parsed command line; return the exit status."""
+    return run_extract(
+        args.manifest,
+        args.out,
+        params=args.params,
+        overrides=flag_settings(vars(args)),
+        id_column=args.id_column,
+        label_column=args.label_column,
+        chunk_size=args.chunk_size,
+        quiet=args.quiet,
+        fail_fast=args.fail_fast,
+    )
