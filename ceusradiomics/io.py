@@ -1203,8 +1203,8 @@ def read_cine(
     injection).
 
     A loop is held in memory in full: 1800 frames (3 min at 10 frames/s) of
-    480 x 640 8-bit grey pixels take 553 MB, and colour frames become
-    ``float64`` luma, eight times more.
+    480 x 640 8-bit grey pixels take 553 MB; 8-bit colour frames become
+    ``uint8`` luma, the same size.
 
     References
     ----------
