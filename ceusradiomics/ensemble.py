@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
 from ceusradiomics.selection import (
     CorrelationPruner,
+    EmptyFeatureFilter,
     ICCFilter,
     LassoSelector,
     MannWhitneySelector,
@@ -65,7 +66,10 @@ def make_study_pipeline(
 
     ``"radiomics"``: :class:`~ceusradiomics.TextureExtractor` ->
     :class:`~ceusradiomics.ICCFilter` (inter-reader ICC > ``icc_threshold``) ->
-    median imputation (wavelet scales a ROI cannot hold are NaN) ->
+    :class:`~ceusradiomics.selection.EmptyFeatureFilter` (drops, with one
+    warning, the features NaN for every training lesion: wavelet scales that
+    no ROI holds) -> median imputation (the scales that some ROIs cannot
+    hold) ->
     :class:`~ceusradiomics.MannWhitneySelector` (p < ``alpha``) ->
     :class:`~ceusradiomics.CorrelationPruner` (|r| > ``correlation_threshold``)
     -> :class:`~sklearn.preprocessing.StandardScaler` (the z-score) ->
@@ -80,7 +84,8 @@ def make_study_pipeline(
 
     ``"deep"``: :class:`~ceusradiomics.ResNetFeaturizer` -> the same selection
     (no ICC: the network's input is the ROI's bounding box, read once; no
-    imputation: the network's features are never missing) -> an
+    empty-feature filter or imputation: the network's features are never
+    missing) -> an
     RBF support vector machine whose scores are mapped to probabilities by
     Platt scaling in an inner cross-validation (scikit-learn's replacement of
     ``SVC(probability=True)``).
@@ -125,9 +130,9 @@ def make_study_pipeline(
     >>> from ceusradiomics.ensemble import make_study_pipeline
     >>> model = make_study_pipeline("radiomics", random_state=0)
     >>> [name for name, _ in model.steps]  # doctest: +NORMALIZE_WHITESPACE
-    ['textureextractor', 'iccfilter', 'simpleimputer', 'mannwhitneyselector',
-     'correlationpruner', 'standardscaler', 'lassoselector',
-     'randomforestclassifier']
+    ['textureextractor', 'iccfilter', 'emptyfeaturefilter', 'simpleimputer',
+     'mannwhitneyselector', 'correlationpruner', 'standardscaler',
+     'lassoselector', 'randomforestclassifier']
     """
     if branch not in {"radiomics", "deep"}:
         raise ValueError(f"branch must be 'radiomics' or 'deep'; got {branch!r}")
@@ -171,8 +176,13 @@ def make_study_pipeline(
         steps.append(("iccfilter", ICCFilter(threshold=icc_threshold)))
     if branch == "radiomics":
         # A wavelet scale that a small ROI cannot hold is NaN (the ResNet
-        # features never are).
-        steps.append(("simpleimputer", SimpleImputer(strategy="median")))
+        # features never are). One that no training lesion holds has nothing
+        # to impute from: dropped first, with one package warning per fit
+        # (SimpleImputer would drop it too, with a warning of its own).
+        steps += [
+            ("emptyfeaturefilter", EmptyFeatureFilter()),
+            ("simpleimputer", SimpleImputer(strategy="median")),
+        ]
     # The study z-scores before the U test and the correlation pruning, but
     # neither depends on it: ranks and Pearson's r are unchanged by a
     # per-column shift and positive scale. So the z-score comes right before
@@ -257,7 +267,10 @@ class StackingERClassifier(StackingClassifier):
     n_jobs : int, default=None
         Parallel fits of the branches and of their folds, in threads (the
         extractors' caches are per process, so processes would extract every
-        lesion again).
+        lesion again). The fitted stack is the same, bit for bit, whatever
+        its value: every fit draws from its own seeds, and
+        :class:`~ceusradiomics.LassoSelector` runs its liblinear fits one at
+        a time, since liblinear's random generator is shared by the process.
     passthrough : bool, default=False
         Also give the meta-learner the branches' input (rarely useful here).
     verbose : int, default=0
@@ -395,8 +408,10 @@ class StackingERClassifier(StackingClassifier):
         try:
             # Threads, not processes, for n_jobs: the extractors' feature
             # caches live in this process, so workers in other processes would
-            # extract every lesion again. liblinear, the forests and torch
-            # release the GIL.
+            # extract every lesion again. The forests and torch release the
+            # GIL; liblinear does too, but its random generator is one per
+            # process, so LassoSelector's fits take turns on it (a lock), and
+            # the result does not depend on n_jobs.
             with (
                 _temporary_params(self, estimators=estimators, cv=cv),
                 parallel_config(prefer="threads"),

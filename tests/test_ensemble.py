@@ -1,19 +1,25 @@
 """make_study_pipeline and StackingERClassifier: the study's models in scikit-learn."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from ceusradiomics import StackingERClassifier
+from ceusradiomics import LassoSelector, StackingERClassifier
 from ceusradiomics.datasets import make_ceus_cohort
 from ceusradiomics.ensemble import make_study_pipeline
+from ceusradiomics.exceptions import EmptyFeatureWarning
 
 TABULAR_STACK = StackingERClassifier(
     estimators=[
@@ -48,6 +54,7 @@ def test_study_pipeline_steps():
     assert names == [
         "textureextractor",
         "iccfilter",
+        "emptyfeaturefilter",
         "simpleimputer",
         "mannwhitneyselector",
         "correlationpruner",
@@ -57,7 +64,7 @@ def test_study_pipeline_steps():
     ]
     deep = [n for n, _ in make_study_pipeline("deep", weights=None).steps]
     assert deep[0] == "resnetfeaturizer" and deep[-1] == "calibratedclassifiercv"
-    assert "iccfilter" not in deep
+    assert "iccfilter" not in deep and "emptyfeaturefilter" not in deep
     single = [n for n, _ in make_study_pipeline(readers="primary").steps]
     assert "iccfilter" not in single
     with pytest.raises(ValueError, match="branch must be 'radiomics' or 'deep'"):
@@ -71,7 +78,8 @@ def _study_order(pipeline):
     steps = [(name, clone(step)) for name, step in pipeline.steps]
     scaler = next(s for s in steps if s[0] == "standardscaler")
     steps.remove(scaler)
-    first = 2 if steps[1][0] == "simpleimputer" else 1
+    names = [name for name, _ in steps]
+    first = names.index("simpleimputer") + 1 if "simpleimputer" in names else 1
     steps.insert(first, scaler)
     return Pipeline(steps).set_output(transform="pandas")
 
@@ -280,6 +288,8 @@ def test_stack_on_records_in_cross_val_score(small_cohort):
 
 
 @pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
+# 64-pixel images: the widest wavelet scales fit no ROI (dropped, with a note).
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptyFeatureWarning")
 def test_texture_is_extracted_once_across_the_stack_folds(small_cohort, monkeypatch):
     from ceusradiomics import TextureExtractor, clear_feature_cache
 
@@ -302,3 +312,97 @@ def test_texture_is_extracted_once_across_the_stack_folds(small_cohort, monkeypa
     ).fit(X, y)
     # 2 branches x (1 + 3 folds) fits, yet every ROI is computed once.
     assert len(calls) == len(X)
+
+
+class _RadiomicsScore(ClassifierMixin, BaseEstimator):
+    """The LASSO's radiomics score as a classifier.
+
+    Its probabilities carry every bit of the LASSO's coefficients, where the
+    study's branches pass on only which features it kept.
+    """
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.lasso_ = LassoSelector(cv=5, Cs=10, random_state=self.random_state)
+        self.lasso_.fit(X, y)
+        self.classes_ = self.lasso_.classes_
+        return self
+
+    def predict_proba(self, X):
+        p = expit(self.lasso_.radiomics_score(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+
+def _liblinear_stack(n_jobs):
+    return StackingERClassifier(
+        estimators=[
+            (
+                "radiomics",
+                make_study_pipeline(
+                    "radiomics",
+                    input="table",
+                    readers="primary",
+                    lasso_cv=5,
+                    random_state=0,
+                ).set_params(randomforestclassifier__n_estimators=20),
+            ),
+            ("score", make_pipeline(StandardScaler(), _RadiomicsScore(0))),
+        ],
+        n_jobs=n_jobs,
+        random_state=0,
+    )
+
+
+def _lasso_coefs(stack):
+    return [
+        stack.named_estimators_["radiomics"].named_steps["lassoselector"].coef_,
+        stack.named_estimators_["score"][-1].lasso_.coef_,
+    ]
+
+
+@pytest.mark.slow
+def test_n_jobs_gives_the_serial_stack_bit_for_bit():
+    # The branches and their folds are fitted in threads, and liblinear draws
+    # from one generator per process: unless the LASSO's fits take turns on
+    # it, a fit's coefficients depend on what runs beside it (without the
+    # lock, nearly every threaded fit below differed from the serial one).
+    X, y = make_classification(
+        n_samples=120, n_features=100, n_informative=20, n_redundant=0, random_state=0
+    )
+    X = pd.DataFrame(X, columns=[f"US_f{j}" for j in range(X.shape[1])])
+    serial = _liblinear_stack(None).fit(X, y)
+    expected = serial.predict_proba(X)
+    for _ in range(10):
+        threaded = _liblinear_stack(2).fit(X, y)
+        np.testing.assert_array_equal(threaded.predict_proba(X), expected)
+        np.testing.assert_array_equal(threaded.oof_proba_, serial.oof_proba_)
+        for got, want in zip(_lasso_coefs(threaded), _lasso_coefs(serial), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_features_no_lesion_holds_are_dropped_with_one_warning():
+    # Wavelet scales that no ROI holds are NaN for every lesion: one package
+    # warning per fit, none from scikit-learn's imputer, the same model.
+    X, y = _table(p=12)
+    X["US_WavEnLL_s-5"] = np.nan
+    X["PP_WavEnHH_s-5"] = np.nan
+    X.loc[X.index[:5], "US_f3"] = np.nan  # some ROIs hold it: imputed
+    model = make_study_pipeline(
+        "radiomics", input="table", readers="primary", lasso_cv=3, random_state=0
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    assert [w.category for w in caught] == [EmptyFeatureWarning]
+    assert "2 of 14 features" in str(caught[0].message)
+    empty = model.named_steps["emptyfeaturefilter"]
+    assert empty.empty_features_.tolist() == ["US_WavEnLL_s-5", "PP_WavEnHH_s-5"]
+    assert "US_f3" in model.named_steps["simpleimputer"].get_feature_names_out()
+    # The model is the one fitted without those columns.
+    clean = clone(model).fit(X.drop(columns=empty.empty_features_), y)
+    np.testing.assert_array_equal(model.predict_proba(X), clean.predict_proba(X))

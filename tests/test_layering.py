@@ -1,10 +1,11 @@
 """The package's layers, read from its source with ``ast`` (nothing is imported).
 
 * The feature cores, ``ceusradiomics/texture/``, ``ceusradiomics/deep/`` and
-  ``ceusradiomics/perfusion/``, compute on arrays: they must not import the I/O layer
-  (``ceusradiomics.io``) nor the estimators built on top of them
+  ``ceusradiomics/perfusion/``, compute on arrays: they must not import the
+  I/O layer (``ceusradiomics.io``) nor the estimators built on top of them
   (``ceusradiomics.extractors``).
-* The command line (``ceusradiomics/cli/``) sits on top of everything: only itself and ``ceusradiomics/__main__.py`` may import it.
+* The command line (``ceusradiomics/cli/``) sits on top of everything: only
+  itself and ``ceusradiomics/__main__.py`` may import it.
 
 Every import statement counts, also one inside a function or under
 ``if TYPE_CHECKING:``; relative imports are resolved against the module's

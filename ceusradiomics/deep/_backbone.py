@@ -7,6 +7,7 @@ only when a featurizer is fitted or used.
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,9 @@ def _model_from_state_dict(
     return model
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 def build_extractor(
     kind: str,
     source: Any,
@@ -185,18 +189,22 @@ def build_extractor(
     global torch generator), ``"named"`` (a ``ResNet50_Weights`` member, read
     from the torch hub cache) or ``"file"`` (a state dict path).
     """
-    if kind == "random":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = resnet50()
-    else:
-        path = (
-            fetch_named_weights(source, progress=progress)
-            if kind == "named"
-            else source
-        )
-        model = _model_from_state_dict(load_state_dict_file(path), path, layer)
-    extractor = create_feature_extractor(model, return_nodes={layer: _OUTPUT})
+    # One network built at a time in the process: the seeding goes through
+    # torch's global generator (forked, then restored) and torch.fx tracing
+    # is not thread-safe, and the stack fits branches and folds in threads.
+    with _BUILD_LOCK:
+        if kind == "random":
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                model = resnet50()
+        else:
+            path = (
+                fetch_named_weights(source, progress=progress)
+                if kind == "named"
+                else source
+            )
+            model = _model_from_state_dict(load_state_dict_file(path), path, layer)
+        extractor = create_feature_extractor(model, return_nodes={layer: _OUTPUT})
     extractor.eval().requires_grad_(False)
     return extractor.to(device=device, memory_format=torch.channels_last)
 

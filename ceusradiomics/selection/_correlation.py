@@ -126,7 +126,11 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
     ``threshold``, the pair with the largest ``|r|`` is taken first and the
     feature of that pair with the higher mean absolute correlation to all
     other remaining features is dropped; this repeats until no pair exceeds
-    the threshold. The correlation matrix is computed once, in ``fit``.
+    the threshold. The correlation matrix is computed once, in ``fit``, and
+    not kept: a fitted pruner holds the pruning's outcome (which features
+    stay, and each dropped one with its partner and their ``r``), so it
+    pickles small whatever the number of features. Recompute the matrix
+    with :func:`correlation_matrix` when you need it.
 
     Parameters
     ----------
@@ -138,13 +142,13 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    correlation_ : ndarray of shape (n_features_in_, n_features_in_)
-        Correlation matrix of the input features (constant features: 0).
     dropped_pairs_ : list of tuple (str, str, float)
         In the order of the pruning, ``(dropped, kept, r)``: the dropped
-        feature, the partner it was redundant with, and their correlation.
-        Features are named as by ``get_feature_names_out`` (input column
-        names, or ``x0``, ``x1``, ... for arrays).
+        feature, the partner it was redundant with, and their correlation
+        (signed; its absolute value exceeds ``threshold``). Features are
+        named as by ``get_feature_names_out`` (input column names, or
+        ``x0``, ``x1``, ... for arrays). The kept features are
+        ``get_feature_names_out()`` (``get_support()`` as a mask).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of str of shape (n_features_in_,)
@@ -153,7 +157,8 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
 
     See Also
     --------
-    correlation_matrix : The matrix computed in ``fit``.
+    correlation_matrix : The matrix computed in ``fit``, on demand:
+        ``correlation_matrix(X, method=pruner.method)``.
     MannWhitneySelector : The step before in the study's chain.
 
     Notes
@@ -167,8 +172,11 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
     so a pair of identical features keeps the first. A constant feature has
     zero correlation with everything and is never dropped here.
 
-    The matrix needs ``8 * n_features**2`` bytes; in the study's chain the
-    pruner runs after the univariate test, on a few hundred features.
+    ``fit`` needs ``8 * n_features**2`` bytes for the matrix, freed when it
+    returns; in the study's chain the pruner runs after the univariate test,
+    on a few hundred features (the deep branch: a few thousand). The fitted
+    pruner no longer holds it (an earlier ``correlation_`` attribute made a
+    fitted study stack weigh about 150 MB).
 
     References
     ----------
@@ -179,7 +187,7 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from ceusradiomics.selection import CorrelationPruner
+    >>> from ceusradiomics.selection import CorrelationPruner, correlation_matrix
     >>> rng = np.random.default_rng(0)
     >>> a, b = rng.normal(size=(2, 50))
     >>> X = np.column_stack([a, a + 0.5 * b, b, 2 * b])
@@ -188,6 +196,10 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
     array([ True, False,  True, False])
     >>> [(drop, keep, round(r, 3)) for drop, keep, r in pruner.dropped_pairs_]
     [('x3', 'x2', 1.0), ('x1', 'x0', 0.863)]
+    >>> pruner.get_feature_names_out()
+    array(['x0', 'x2'], dtype=object)
+    >>> round(float(correlation_matrix(X, method=pruner.method)[0, 1]), 3)
+    0.863
 
     ``x2`` and ``x3`` are the same feature: equal mean correlation, so the
     later one goes. Of ``x0`` and ``x1``, ``x1`` goes: it also correlates
@@ -205,7 +217,7 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Compute the correlation matrix and decide which features to drop.
+        """Decide which features to drop, from their correlation matrix.
 
         Parameters
         ----------
@@ -264,7 +276,8 @@ class CorrelationPruner(SelectorMixin, BaseEstimator):
                 break
             left = ~batch & keep[rows] & keep[cols]
             rows, cols, strength = rows[left], cols[left], strength[left]
-        self.correlation_ = corr
+        # Only the outcome is kept: the n x n matrix would make the fitted
+        # pruner (and a stack holding it) weigh 8 n^2 bytes.
         self.dropped_pairs_ = dropped_pairs
         self._keep = keep
         return self

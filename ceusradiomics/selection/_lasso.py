@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
+import threading
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -23,7 +25,7 @@ from sklearn_compat.base import _fit_context
 from sklearn_compat.utils._tags import ClassifierTags
 from sklearn_compat.utils.validation import validate_data
 
-from ceusradiomics.exceptions import EmptySelectionWarning
+from ceusradiomics.exceptions import EmptySelectionWarning, SmallSampleWarning
 from ceusradiomics.selection._univariate import (
     _check_binary_target,
     _mann_whitney,
@@ -36,6 +38,32 @@ __all__ = ["LassoSelector"]
 # this value; a large value makes that penalty negligible, as in glmnet, where
 # the intercept is not penalised.
 _INTERCEPT_SCALING = 1000.0
+
+# liblinear draws its coordinate order from one generator per process, which
+# scikit-learn seeds (from the estimator's random_state) just before each fit.
+# Two fits in threads (the LASSO's folds, or the folds and branches of a
+# StackingERClassifier with n_jobs) would seed and draw from it in turn, and
+# each fit's result would depend on the other's timing. Every liblinear fit of
+# this module holds this lock from the seeding to the end of the fit, so each
+# fit draws from its own seed, whatever runs beside it.
+_LIBLINEAR_LOCK = threading.Lock()
+
+
+def _reset_lock_after_fork() -> None:
+    # A fork while another thread holds the lock would leave the child's copy
+    # locked forever.
+    global _LIBLINEAR_LOCK
+    _LIBLINEAR_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
+
+
+def _fit_liblinear(model: LogisticRegression, X, y) -> LogisticRegression:
+    """``model.fit(X, y)``, alone on liblinear's process-wide generator."""
+    with _LIBLINEAR_LOCK:
+        return model.fit(X, y)
 
 
 def _l1_kwargs(estimator_class) -> dict:
@@ -74,9 +102,10 @@ class LassoSelector(SelectorMixin, BaseEstimator):
     ----------
     cv : int, cross-validation splitter, iterable or None, default=10
         An int gives ``StratifiedKFold(cv, shuffle=True,
-        random_state=random_state)``; a splitter or an iterable of
-        (train, test) splits is used as is; None gives scikit-learn's
-        default, 5 stratified folds without shuffling.
+        random_state=random_state)``, with fewer folds when the minority
+        class has fewer than ``cv`` samples (see Notes); a splitter or an
+        iterable of (train, test) splits is used as is; None gives
+        scikit-learn's default, 5 stratified folds without shuffling.
     Cs : int or array-like of float, default=20
         Inverse penalties tried. An int gives that many values spaced
         evenly on a log scale from :math:`C_{min}`, where the first feature
@@ -90,7 +119,9 @@ class LassoSelector(SelectorMixin, BaseEstimator):
         Seeds the fold shuffling and liblinear's coordinate order.
     n_jobs : int, default=None
         Folds fitted in parallel (joblib threads); the results are the same
-        whatever its value.
+        whatever its value. liblinear's random generator is shared by the
+        whole process, so the fits themselves take turns (see Notes) and
+        only the scoring runs side by side: the gain is small.
     max_iter : int, default=1000
         Iterations of the solver per fit.
     tol : float, default=1e-4
@@ -109,8 +140,11 @@ class LassoSelector(SelectorMixin, BaseEstimator):
         The inverse penalty with the best mean CV score.
     Cs_ : ndarray of shape (n_Cs,)
         The inverse penalties tried, increasing.
-    cv_scores_ : ndarray of shape (n_folds, n_Cs)
+    cv_scores_ : ndarray of shape (n_folds_, n_Cs)
         Test score of every fold at every ``Cs_`` value.
+    n_folds_ : int
+        Number of CV folds run: ``cv``, or fewer when the minority class
+        is smaller than ``cv`` (an int ``cv``), or the splitter's.
     estimator_ : LogisticRegression
         The model refitted on all the data at ``C_``.
     n_iter_ : int
@@ -151,6 +185,24 @@ class LassoSelector(SelectorMixin, BaseEstimator):
     one scale: use a :class:`~sklearn.preprocessing.StandardScaler` before,
     as the study does. The radiomics score is then that of standardised
     features.
+
+    With an int ``cv``, every test fold must hold a sample of each class
+    (otherwise its AUC is undefined), so the folds are lowered to the size
+    of the minority class when it is smaller than ``cv``, with one
+    :class:`~ceusradiomics.exceptions.SmallSampleWarning` per fit; fewer
+    than 2 samples of a class is a :class:`ValueError`. The folds are
+    stratified either way. Where the minority class allows ``cv`` folds,
+    nothing changes.
+
+    liblinear draws the order of its coordinates from one generator per
+    process, which scikit-learn seeds right before each fit. So that a fit
+    gives the same coefficients whatever runs beside it in other threads
+    (the folds here with ``n_jobs``, or the branches and folds of a
+    :class:`~ceusradiomics.ensemble.StackingERClassifier`), the liblinear
+    fits of this class hold a process-wide lock from their seeding to
+    their end: they run one at a time, and each from its own seed. liblinear
+    fits outside this class (a ``LogisticRegression(solver="liblinear")``
+    or a ``LinearSVC`` in another thread) do not take the lock.
 
     If every coefficient is zero, the feature with the largest
     :math:`|AUC - 0.5|` is kept, with the coefficient and intercept of a
@@ -231,7 +283,8 @@ class LassoSelector(SelectorMixin, BaseEstimator):
         self.classes_, positive = _check_binary_target(y, type(self).__name__)
         rng = check_random_state(self.random_state)
         if isinstance(self.cv, Integral):
-            cv = StratifiedKFold(self.cv, shuffle=True, random_state=rng)
+            n_folds = self._n_folds(positive)
+            cv = StratifiedKFold(n_folds, shuffle=True, random_state=rng)
         else:
             cv = check_cv(self.cv, y, classifier=True)
 
@@ -260,16 +313,21 @@ class LassoSelector(SelectorMixin, BaseEstimator):
 
         self.Cs_ = Cs
         self.cv_scores_ = scores
+        self.n_folds_ = len(folds)
         self.C_ = float(self.Cs_[best])
-        self.estimator_ = LogisticRegression(
-            C=self.C_,
-            solver="liblinear",
-            intercept_scaling=_INTERCEPT_SCALING,
-            max_iter=self.max_iter,
-            tol=self.tol / 100.0,
-            random_state=rng,
-            **_l1_kwargs(LogisticRegression),
-        ).fit(X, positive.astype(np.intp))
+        self.estimator_ = _fit_liblinear(
+            LogisticRegression(
+                C=self.C_,
+                solver="liblinear",
+                intercept_scaling=_INTERCEPT_SCALING,
+                max_iter=self.max_iter,
+                tol=self.tol / 100.0,
+                random_state=rng,
+                **_l1_kwargs(LogisticRegression),
+            ),
+            X,
+            positive.astype(np.intp),
+        )
         self.n_iter_ = int(np.max(self.estimator_.n_iter_))
         coef = self.estimator_.coef_.ravel().astype(np.float64)
         intercept = float(self.estimator_.intercept_[0])
@@ -296,6 +354,31 @@ class LassoSelector(SelectorMixin, BaseEstimator):
         self.coef_ = coef
         self.intercept_ = intercept
         return self
+
+    def _n_folds(self, positive: np.ndarray) -> int:
+        """``cv``, or the size of the minority class if smaller (one warning)."""
+        counts = np.bincount(positive.astype(np.intp), minlength=2)
+        minority = int(np.argmin(counts))
+        smallest = int(counts[minority])
+        label = self.classes_[1 if minority else 0]
+        if hasattr(label, "item"):
+            label = label.item()
+        if smallest < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 samples of each class "
+                f"for its cross-validation (2 folds, each holding a sample of "
+                f"either class); class {label!r} has {smallest}."
+            )
+        if smallest >= self.cv:
+            return int(self.cv)
+        warnings.warn(
+            f"{type(self).__name__}: cv={self.cv} folds lowered to {smallest}: "
+            f"class {label!r} has only {smallest} of the {counts.sum()} samples, "
+            f"and every test fold needs one of each class.",
+            SmallSampleWarning,
+            stacklevel=4,  # past _n_folds, fit and the _fit_context wrapper
+        )
+        return smallest
 
     def _path_scores(self, X, target, folds, Cs, rng) -> np.ndarray:
         """Test score of every fold (rows) at every C (columns).
@@ -328,7 +411,7 @@ class LassoSelector(SelectorMixin, BaseEstimator):
             decisions = np.empty((len(Cs), len(test)))
             for k, C in enumerate(Cs):
                 model = LogisticRegression(C=C, random_state=fold_rng, **kwargs)
-                model.fit(X_train, y_train)
+                _fit_liblinear(model, X_train, y_train)
                 if exact_auc:
                     # As LogisticRegressionCV scores: x . w + b, w 1-D.
                     decisions[k] = X_test @ model.coef_.ravel() + model.intercept_[0]
@@ -344,7 +427,7 @@ class LassoSelector(SelectorMixin, BaseEstimator):
         # Each fit draws one seed from rng. Sequentially, the folds share it;
         # in parallel, each fold gets a copy in the state the shared one
         # would have at its first fit, so the seeds, and the results, do not
-        # depend on n_jobs.
+        # depend on n_jobs (and _fit_liblinear keeps each fit on its seed).
         with config_context(assume_finite=True, skip_parameter_validation=True):
             if self.n_jobs is None or self.n_jobs == 1 or len(folds) == 1:
                 rows = [fold_scores(train, test, rng) for train, test in folds]

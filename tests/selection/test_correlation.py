@@ -1,5 +1,6 @@
 """Tests of correlation_matrix and CorrelationPruner."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -126,7 +127,12 @@ def test_spearman_is_invariant_to_monotone_transforms():
     a = CorrelationPruner(method="spearman").fit(X)
     b = CorrelationPruner(method="spearman").fit(np.exp(X))
     np.testing.assert_array_equal(a.get_support(), b.get_support())
-    np.testing.assert_allclose(a.correlation_, b.correlation_, atol=1e-12)
+    np.testing.assert_allclose(
+        correlation_matrix(X, method="spearman"),
+        correlation_matrix(np.exp(X), method="spearman"),
+        atol=1e-12,
+    )
+    assert a.dropped_pairs_ == b.dropped_pairs_
 
 
 def test_thresholds_at_the_ends():
@@ -145,7 +151,11 @@ def test_feature_names_in_dropped_pairs_and_output():
     names = {d for d, _, _ in pruner.dropped_pairs_}
     assert names.isdisjoint(out.columns)
     assert names | set(out.columns) == set(X.columns)
-    assert pruner.correlation_.shape == (5, 5)
+    # The pairs' r is the matrix's, which correlation_matrix gives on demand.
+    r = pd.DataFrame(correlation_matrix(X), index=X.columns, columns=X.columns)
+    for dropped, kept, r_pair in pruner.dropped_pairs_:
+        assert r_pair == r.loc[dropped, kept]
+        assert kept in X.columns and abs(r_pair) > 0.6
 
 
 def test_nan_is_rejected():
@@ -172,3 +182,31 @@ def test_correlation_matrix_errors():
         correlation_matrix(np.ones((3, 2)), method="kendall")
     with pytest.raises(ValueError, match=r"X must be 2-D .*got shape \(3,\)"):
         correlation_matrix(np.ones(3))
+
+
+def test_fitted_pruner_is_small_and_keeps_the_pruning():
+    # 2,000 features, the deep branch's width, in 200 redundant groups: the
+    # n x n matrix (32 MB) is computed in fit but not kept, so the fitted
+    # pruner pickles in O(n_features), and still says what it did.
+    rng = np.random.default_rng(0)
+    n, groups, per_group = 60, 200, 10
+    base = rng.normal(size=(n, groups))
+    X = np.repeat(base, per_group, axis=1) + 0.3 * rng.normal(size=(n, 2000))
+    pruner = CorrelationPruner(threshold=0.6).fit(X)
+    size = len(pickle.dumps(pruner))
+    assert size < 1_000_000, size
+    assert not any(
+        isinstance(v, np.ndarray) and v.ndim == 2 for v in vars(pruner).values()
+    )
+    kept = pruner.get_feature_names_out()
+    dropped = [d for d, _, _ in pruner.dropped_pairs_]
+    assert len(kept) + len(dropped) == 2000 and set(kept).isdisjoint(dropped)
+    assert groups <= len(kept) < 2000
+    # Every dropped feature is correlated above the threshold with its partner,
+    # as the matrix computed on demand confirms.
+    r = correlation_matrix(X)
+    for d, k, r_pair in pruner.dropped_pairs_[:50]:
+        assert r_pair == r[int(d[1:]), int(k[1:])] and abs(r_pair) > 0.6
+    # Same result as before the pickle round trip.
+    again = pickle.loads(pickle.dumps(pruner))
+    np.testing.assert_array_equal(again.transform(X), pruner.transform(X))

@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
-from ceusradiomics.exceptions import EmptySelectionWarning
+from ceusradiomics.exceptions import EmptySelectionWarning, SmallSampleWarning
 from ceusradiomics.selection import LassoSelector
 from ceusradiomics.selection._lasso import _INTERCEPT_SCALING, _l1_kwargs
 
@@ -255,3 +255,71 @@ def test_other_scoring_goes_through_the_scorer():
     lasso = LassoSelector(cv=4, Cs=5, scoring="neg_log_loss", random_state=0)
     lasso.fit(X, y)
     assert lasso.cv_scores_.shape == (4, 5) and (lasso.cv_scores_ < 0).all()
+
+
+def _unbalanced(n_positive, n=40, seed=8):
+    X, _ = _data(n=n, p=6, seed=seed)
+    y = np.zeros(n, dtype=int)
+    y[:n_positive] = 1
+    X[:n_positive, 0] += 1.5  # something to find
+    return X, y
+
+
+def test_folds_are_lowered_to_the_minority_class_with_one_warning():
+    # 4 positives of 40: 10 folds would leave 6 test folds with no positive,
+    # whose AUC is undefined (a warning per fold and C, and NaN scores).
+    X, y = _unbalanced(4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lasso = LassoSelector(cv=10, Cs=5, random_state=0).fit(X, y)
+    assert [w.category for w in caught] == [SmallSampleWarning]
+    assert str(caught[0].message) == (
+        "LassoSelector: cv=10 folds lowered to 4: class 1 has only 4 of the 40 "
+        "samples, and every test fold needs one of each class."
+    )
+    assert caught[0].filename == __file__  # points at the caller's line
+    # The folds actually used: 4 stratified folds, each test fold with a
+    # positive, so every score is defined; the same fit as asking for 4.
+    assert lasso.n_folds_ == 4 and lasso.cv_scores_.shape == (4, 5)
+    assert np.isfinite(lasso.cv_scores_).all()
+    four = LassoSelector(cv=4, Cs=5, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(lasso.cv_scores_, four.cv_scores_)
+    np.testing.assert_array_equal(lasso.coef_, four.coef_)
+
+
+def test_folds_follow_the_minority_class_whichever_it_is():
+    X, y = _unbalanced(37)  # 3 negatives
+    labels = np.where(y == 1, "ER", "no ER")
+    with pytest.warns(
+        SmallSampleWarning, match=r"cv=5 folds lowered to 3: class 'no ER' has only 3"
+    ):
+        lasso = LassoSelector(cv=5, Cs=3, random_state=0).fit(X, labels)
+    assert lasso.n_folds_ == 3
+    # Two positives: two folds, the fewest possible (and, here, an empty LASSO).
+    with (
+        pytest.warns(SmallSampleWarning, match="lowered to 2"),
+        pytest.warns(EmptySelectionWarning),
+    ):
+        assert (
+            LassoSelector(cv=5, Cs=3, random_state=0).fit(*_unbalanced(2)).n_folds_ == 2
+        )
+
+
+def test_folds_are_kept_where_the_minority_class_allows_them():
+    X, y = _unbalanced(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lasso = LassoSelector(cv=10, Cs=3, random_state=0).fit(X, y)
+    assert lasso.n_folds_ == 10 and np.isfinite(lasso.cv_scores_).all()
+    # A splitter is the user's: used as given, never lowered.
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    assert LassoSelector(cv=folds, Cs=3).fit(X, y).n_folds_ == 3
+
+
+def test_a_single_sample_of_a_class_is_a_clear_error():
+    X, y = _unbalanced(1)
+    with pytest.raises(
+        ValueError,
+        match=r"needs at least 2 samples of each class .* class 1 has 1\.",
+    ):
+        LassoSelector(cv=10).fit(X, y)

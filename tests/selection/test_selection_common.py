@@ -15,6 +15,7 @@ from sklearn_compat.utils.estimator_checks import parametrize_with_checks
 
 from ceusradiomics.selection import (
     CorrelationPruner,
+    EmptyFeatureFilter,
     ICCFilter,
     LassoSelector,
     MannWhitneySelector,
@@ -26,6 +27,7 @@ ESTIMATORS = [
     CorrelationPruner(),
     LassoSelector(cv=3, Cs=3, random_state=0),
     ICCFilter(),
+    EmptyFeatureFilter(),
 ]
 
 # ICCFilter reads its repeated measurements from 'name@reader' columns, so it
@@ -85,7 +87,7 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-ARRAY_SELECTORS = ESTIMATORS[:3]
+ARRAY_SELECTORS = [e for e in ESTIMATORS if not isinstance(e, ICCFilter)]
 NAME_AND_OUTPUT_CHECKS = [
     check_dataframe_column_names_consistency,
     check_get_feature_names_out_error,
