@@ -61,6 +61,7 @@ def make_study_pipeline(
     n_jobs: int | None = None,
     random_state: int | None = None,
     verbose: bool = False,
+    texture_params: dict[str, Any] | None = None,
 ) -> Pipeline:
     """One of the study's single-branch models, as a scikit-learn Pipeline.
 
@@ -116,6 +117,11 @@ def make_study_pipeline(
         the network's random weights when ``weights=None``).
     verbose : bool, default=False
         Progress bars of the extractors.
+    texture_params : dict, optional
+        Further :class:`~ceusradiomics.TextureExtractor` settings of the
+        radiomics branch (``{"normalization": "minmax", "bits": 6}``,
+        ``fill_outline``, ``mask_label``, ...), validated by the extractor.
+        Ignored by the deep branch and with ``input="table"``.
 
     Returns
     -------
@@ -140,6 +146,12 @@ def make_study_pipeline(
         raise ValueError(f"input must be 'records' or 'table'; got {input!r}")
     if readers not in {"all", "primary"}:
         raise ValueError(f"readers must be 'all' or 'primary'; got {readers!r}")
+    taken = {"phases", "readers", "n_jobs", "verbose"} & set(texture_params or {})
+    if taken:
+        raise ValueError(
+            f"texture_params must not hold {sorted(taken)}: they are arguments of "
+            "make_study_pipeline itself"
+        )
 
     steps: list[tuple[str, Any]] = []
     if input == "table":
@@ -154,7 +166,11 @@ def make_study_pipeline(
             (
                 "textureextractor",
                 TextureExtractor(
-                    phases=phases, readers=readers, n_jobs=n_jobs, verbose=verbose
+                    phases=phases,
+                    readers=readers,
+                    n_jobs=n_jobs,
+                    verbose=verbose,
+                    **(texture_params or {}),
                 ),
             )
         )

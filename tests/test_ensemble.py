@@ -406,3 +406,13 @@ def test_features_no_lesion_holds_are_dropped_with_one_warning():
     # The model is the one fitted without those columns.
     clean = clone(model).fit(X.drop(columns=empty.empty_features_), y)
     np.testing.assert_array_equal(model.predict_proba(X), clean.predict_proba(X))
+
+
+def test_study_pipeline_takes_texture_settings():
+    model = make_study_pipeline(
+        "radiomics", texture_params={"normalization": "minmax", "bits": 6}
+    )
+    extractor = model.named_steps["textureextractor"]
+    assert (extractor.normalization, extractor.bits) == ("minmax", 6)
+    with pytest.raises(ValueError, match=r"texture_params must not hold \['phases'\]"):
+        make_study_pipeline("radiomics", texture_params={"phases": ("US",)})

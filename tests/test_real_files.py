@@ -124,3 +124,73 @@ def test_perfusion_refuses_a_one_second_loop():
     with pytest.warns(DegenerateROIWarning, match=r"lesion 'ybr'.*too short"):
         table = PerfusionExtractor().fit_transform(X)
     assert table.loc["ybr"].isna().all()
+
+
+@pytest.fixture(scope="module")
+def colour_cohort(tmp_path_factory):
+    """40 lesions from the real colour DICOMs: the 30 frames of the YBR cine
+    (picked by US_frame) and the other files, each with an ellipse of its own,
+    and an outcome drawn at random (a real-file smoke test, not a signal)."""
+    folder = tmp_path_factory.mktemp("colour")
+    rng = np.random.default_rng(0)
+    rows = []
+    sources = [(FILES["ybr"], k) for k in range(30)] + [
+        (FILES[name], None) for name in ("rgb", "jpeg2k", "palette") for _ in range(3)
+    ]
+    for i, (name, frame) in enumerate(sources[:40]):
+        path = get_testdata_file(name)
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        shape = (int(ds.Rows), int(ds.Columns))
+        rows_, cols_ = np.ogrid[: shape[0], : shape[1]]
+        r0 = rng.uniform(0.35, 0.65) * shape[0]
+        c0 = rng.uniform(0.35, 0.65) * shape[1]
+        a, b = rng.uniform(0.12, 0.25) * shape[0], rng.uniform(0.12, 0.25) * shape[1]
+        mask = ((rows_ - r0) / a) ** 2 + ((cols_ - c0) / b) ** 2 <= 1
+        mask_path = folder / f"L{i:02d}_mask.png"
+        Image.fromarray(mask.astype(np.uint8) * 255).save(mask_path)
+        rows.append(
+            {
+                "lesion_id": f"L{i:02d}",
+                "US_image": path,
+                "US_mask": mask_path.name,
+                "US_frame": "" if frame is None else frame,
+                "ER": int(i % 5 < 2),
+            }
+        )
+    csv = folder / "cohort.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    return csv
+
+
+# Random outcomes: the selection steps rightly warn that nothing passes.
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.CeusRadiomicsWarning")
+def test_demo_on_a_manifest_of_real_colour_dicoms(colour_cohort, tmp_path):
+    from ceusradiomics.cli import main
+
+    out = tmp_path / "demo"
+    status = main(
+        [
+            "demo",
+            "--manifest",
+            str(colour_cohort),
+            "--weights",
+            "none",
+            "--image-size",
+            "64",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
+    assert status == 0
+    table2 = pd.read_csv(out / "table2.csv")
+    assert len(table2) >= 3
+    assert (out / "report.md").exists()
+
+
+def test_demo_texture_flags_reach_the_pipeline(colour_cohort, tmp_path, capsys):
+    from ceusradiomics.cli import main
+
+    status = main(["demo", "--manifest", str(colour_cohort), "--bits", "0"])
+    assert status == 2
+    assert "--bits" in capsys.readouterr().err

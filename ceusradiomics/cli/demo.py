@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -71,13 +72,60 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="only build the cohort and print its summary",
     )
+    texture = demo.add_argument_group(
+        "texture settings",
+        "TextureExtractor's settings of the radiomics branch, as in extract "
+        "(default: the extractor's own, MaZda's)",
+    )
+    for setting in _texture_settings():
+        texture.add_argument(setting.flag, **setting.kind)
     demo.set_defaults(handler=run)
     return demo
 
 
+# Chosen by the demo itself from the cohort (phases, readers) or its own flag.
+_DEMO_OWN = frozenset({"phases", "readers", "n_jobs"})
+
+
+def _texture_settings() -> list:
+    from ceusradiomics.cli._settings import setting_specs
+
+    return [
+        s
+        for s in setting_specs().values()
+        if s.group == "texture" and s.name not in _DEMO_OWN and s.kind is not None
+    ]
+
+
+def _texture_params(args: argparse.Namespace) -> dict:
+    """The texture flags given, validated once by the extractor, as kwargs."""
+    from ceusradiomics.cli._settings import _check, flag_settings
+
+    given = flag_settings(vars(args))
+    params: dict = {}
+    for setting in _texture_settings():
+        if setting.name not in given:
+            continue
+        value = given[setting.name]
+        _check(setting, value, setting.flag)
+        if setting.via:  # a registered family's parameter
+            params.setdefault(setting.via, {})[setting.name] = value
+        else:
+            params[setting.name] = value
+    return params
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``demo`` with the parsed command line; return the exit status."""
+    from ceusradiomics.cli._settings import SettingsError
+
+    try:
+        texture_params = _texture_params(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return run_demo(
+        texture_params=texture_params,
         n_lesions=args.n_lesions,
         random_state=args.random_state,
         manifest=args.manifest,
@@ -147,8 +195,13 @@ def run_demo(
     weights: str | None = "IMAGENET1K_V2",
     image_size: int = 224,
     quiet: bool = False,
+    texture_params: dict | None = None,
 ) -> int:
-    """Run the demo and print its report; returns the exit code."""
+    """Run the demo and print its report; returns the exit code.
+
+    `texture_params` are further TextureExtractor settings of the radiomics
+    branch (``{"normalization": "minmax"}``).
+    """
     from ceusradiomics.datasets import make_ceus_cohort
     from ceusradiomics.io import load_cohort
 
@@ -200,6 +253,7 @@ def run_demo(
         random_state=random_state,
         quiet=quiet,
         source=source,
+        texture_params=texture_params or {},
     )
 
 
@@ -243,6 +297,7 @@ def _study(
     random_state,
     quiet,
     source,
+    texture_params,
 ):
     """Fit the three models on the training split and report them like Table 2."""
     from ceusradiomics.ensemble import StackingERClassifier, make_study_pipeline
@@ -262,7 +317,11 @@ def _study(
             (
                 "radiomics",
                 make_study_pipeline(
-                    "radiomics", readers=readers, n_jobs=n_jobs, **common
+                    "radiomics",
+                    readers=readers,
+                    n_jobs=n_jobs,
+                    texture_params=texture_params,
+                    **common,
                 ),
             ),
             (
