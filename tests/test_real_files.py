@@ -194,3 +194,19 @@ def test_demo_texture_flags_reach_the_pipeline(colour_cohort, tmp_path, capsys):
     status = main(["demo", "--manifest", str(colour_cohort), "--bits", "0"])
     assert status == 2
     assert "--bits" in capsys.readouterr().err
+
+
+def test_extract_command_on_real_dicoms(manifest, tmp_path):
+    from ceusradiomics.cli import main
+
+    out = tmp_path / "features.csv"
+    assert (
+        main(["extract", "--manifest", str(manifest), "--out", str(out), "--quiet"])
+        == 0
+    )
+    table = pd.read_csv(out, index_col=0)
+    direct = TextureExtractor().fit_transform(load_cohort(manifest))
+    assert list(table.index) == list(direct.index)
+    np.testing.assert_allclose(
+        table[direct.columns].to_numpy(), direct.to_numpy(), rtol=1e-12, equal_nan=True
+    )
