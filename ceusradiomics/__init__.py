@@ -8,6 +8,7 @@ matplotlib.
 
 from ceusradiomics._cache import clear_feature_cache
 from ceusradiomics._version import __version__
+from ceusradiomics.clinical import ScreenedLogisticRegression
 from ceusradiomics.ensemble import StackingERClassifier
 from ceusradiomics.extractors import (
     PerfusionExtractor,
@@ -27,6 +28,7 @@ __all__ = [
     "LassoSelector",
     "MannWhitneySelector",
     "PerfusionExtractor",
+    "ScreenedLogisticRegression",
     "ResNetFeaturizer",
     "StackingERClassifier",
     "TextureExtractor",

@@ -31,6 +31,7 @@ __all__ = [
     "ROIError",
     "ROIFileNotFoundError",
     "ROITypeError",
+    "SeparationWarning",
     "SmallSampleWarning",
 ]
 
@@ -177,4 +178,17 @@ class SmallSampleWarning(CeusRadiomicsWarning):
     10-fold cross-validation on a training set whose minority class has 4
     lesions runs 4 folds (a test fold needs a lesion of each class), and says
     so once per fit.
+    """
+
+
+class SeparationWarning(CeusRadiomicsWarning):
+    """A maximum-likelihood logistic fit did not converge (separation).
+
+    When a predictor, or a combination of predictors, (quasi-)completely
+    separates the two classes, the unpenalised maximum-likelihood estimates
+    do not exist: the coefficients diverge and their odds ratios, confidence
+    intervals and Wald p-values are meaningless. The fit stops after its
+    iterations and goes on with the estimates reached (the predictions still
+    rank the lesions); the message names the predictors concerned.
+    :class:`~ceusradiomics.clinical.ScreenedLogisticRegression` raises it.
     """

@@ -34,6 +34,7 @@ EXPECTED_ESTIMATORS = {
     "TextureExtractor",
     "ResNetFeaturizer",
     "PerfusionExtractor",
+    "ScreenedLogisticRegression",
     "ICCFilter",
     "MannWhitneySelector",
     "CorrelationPruner",

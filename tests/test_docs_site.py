@@ -26,6 +26,7 @@ API_MODULES = [
     "texture",
     "deep",
     "selection",
+    "clinical",
     "ensemble",
     "metrics",
     "plotting",
