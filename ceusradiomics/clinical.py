@@ -30,13 +30,13 @@ import re
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
@@ -814,6 +814,22 @@ def _check_binary(y, estimator_name: str):
     return classes, np.asarray(y) == classes[1]
 
 
+def _resolve_categorical(categorical: Any, X: Any) -> list | None:
+    """The categorical predictors: as given, or with ``"auto"`` the columns of
+    a DataFrame that are not numeric (strings, categoricals, booleans)."""
+    if isinstance(categorical, str) and categorical == "auto":
+        if not hasattr(X, "dtypes"):
+            return None  # an array: numbers only
+        found = [
+            str(name)
+            for name, dtype in X.dtypes.items()
+            if not pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+        ]
+        return found or None
+    return categorical
+
+
 class ScreenedLogisticRegression(ClassifierMixin, BaseEstimator):
     """Univariable screen, then a multivariable logistic regression.
 
@@ -832,16 +848,20 @@ class ScreenedLogisticRegression(ClassifierMixin, BaseEstimator):
     alpha : float, default=0.05
         Significance level of the univariable screen: a predictor is kept
         when its p-value is strictly below `alpha`.
-    categorical : list of str or int, optional
+    categorical : list of str or int, "auto" or None, default=None
         The categorical predictors, by column name (with a DataFrame ``X``)
-        or position. Each is one-hot encoded against a reference level, the
-        first level in natural order (a pandas Categorical's order,
-        otherwise numbers by value and strings by their leading number, so
+        or position; ``"auto"``: the columns of a DataFrame ``X`` that are
+        not numeric (strings, pandas categoricals, booleans). Each is one-hot
+        encoded against a reference level, the first level in natural order
+        (a pandas Categorical's order, otherwise numbers by value and strings
+        by their leading number, so
         ``"<20"`` before ``"20-400"`` before ``">400"``); its terms are named
         ``"AFP[>400]"``. The other columns must be numeric.
 
     Attributes
     ----------
+    categorical_ : list or None
+        The categorical predictors used (`categorical` resolved).
     classes_ : ndarray of shape (2,)
         The two class labels, sorted; ``classes_[1]`` is the event.
     n_features_in_ : int
@@ -929,7 +949,7 @@ class ScreenedLogisticRegression(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "alpha": [Interval(Real, 0, 1, closed="right")],
-        "categorical": ["array-like", None],
+        "categorical": ["array-like", StrOptions({"auto"}), None],
     }
 
     def __init__(self, alpha: float = 0.05, categorical=None):
@@ -944,11 +964,11 @@ class ScreenedLogisticRegression(ClassifierMixin, BaseEstimator):
         return [f"x{i}" for i in range(self.n_features_in_)]
 
     def _categorical_positions(self) -> list[int]:
-        if self.categorical is None:
+        if self.categorical_ is None:
             return []
         names = list(getattr(self, "feature_names_in_", []))
         positions = []
-        for item in self.categorical:
+        for item in self.categorical_:
             if isinstance(item, Integral) and not isinstance(item, bool):
                 if not 0 <= item < self.n_features_in_:
                     raise ValueError(
@@ -993,7 +1013,7 @@ class ScreenedLogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _design(self, X: np.ndarray) -> np.ndarray:
         """The (n_samples, n_terms) design of ``X`` (no intercept column)."""
-        if self.categorical is None:
+        if self.categorical_ is None:
             return np.asarray(X, dtype=np.float64)
         blocks = []
         for j, name in enumerate(self._predictor_names()):
@@ -1019,7 +1039,7 @@ class ScreenedLogisticRegression(ClassifierMixin, BaseEstimator):
         return np.hstack(blocks)
 
     def _validate(self, X, *, reset: bool, y=None):
-        kwargs = {"dtype": np.float64 if self.categorical is None else None}
+        kwargs = {"dtype": np.float64 if self.categorical_ is None else None}
         if reset:
             return validate_data(self, X, y, reset=True, **kwargs)
         return validate_data(self, X, reset=False, **kwargs)
@@ -1043,8 +1063,9 @@ class ScreenedLogisticRegression(ClassifierMixin, BaseEstimator):
         self : ScreenedLogisticRegression
             The fitted model.
         """
+        self.categorical_ = _resolve_categorical(self.categorical, X)
         declared = {}
-        if self.categorical is not None and hasattr(X, "dtypes"):
+        if self.categorical_ is not None and hasattr(X, "dtypes"):
             declared = {
                 j: list(dtype.categories)
                 for j, dtype in enumerate(X.dtypes)

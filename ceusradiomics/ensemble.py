@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from joblib import parallel_config
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import RandomForestClassifier, StackingClassifier
@@ -29,6 +29,7 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from ceusradiomics.clinical import ScreenedLogisticRegression
 from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
 from ceusradiomics.selection import (
     CorrelationPruner,
@@ -38,11 +39,120 @@ from ceusradiomics.selection import (
     MannWhitneySelector,
 )
 
-__all__ = ["StackingERClassifier", "make_study_pipeline"]
+__all__ = ["RadiomicsScore", "StackingERClassifier", "make_study_pipeline"]
 
 #: Column patterns that tell the two branches apart in a precomputed table.
 DEEP_COLUMNS = r"_resnet50_"
 TEXTURE_COLUMNS = r"^(?!.*_resnet50_)"
+#: The columns of the records frame that the image extractors read.
+RECORD_COLUMNS = r"_(image|mask|frame)(_|$)"
+
+
+class _Columns:
+    """A picklable column selector: names matching `pattern`, less `exclude`."""
+
+    def __init__(self, pattern: str, exclude: tuple[str, ...] = ()):
+        self.pattern = pattern
+        self.exclude = tuple(exclude)
+
+    def __call__(self, X: pd.DataFrame) -> list[str]:
+        chosen = make_column_selector(pattern=self.pattern)(X)
+        return [c for c in chosen if c not in self.exclude]
+
+    def __repr__(self) -> str:
+        return f"_Columns({self.pattern!r}, exclude={list(self.exclude)!r})"
+
+
+class RadiomicsScore(TransformerMixin, BaseEstimator):
+    """The radiomics score of a fitted selection pipeline, as one feature.
+
+    Fits `pipeline` (a radiomics branch that ends in a
+    :class:`~ceusradiomics.LassoSelector`, e.g. ``make_study_pipeline(
+    "radiomics")[:-1]``) on ``(X, y)`` and outputs the LASSO's linear
+    predictor, :meth:`~ceusradiomics.LassoSelector.radiomics_score`, as the
+    column ``radiomics_score``: the score of the "radiomics nomogram",
+    computed inside each fit, so cross-validation never scores a lesion with
+    a LASSO that saw it.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Ends in a LassoSelector.
+
+    Attributes
+    ----------
+    pipeline_ : Pipeline
+        The fitted clone of `pipeline`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from ceusradiomics import LassoSelector
+    >>> from ceusradiomics.ensemble import RadiomicsScore
+    >>> X, y = make_classification(n_samples=80, n_features=10, random_state=0)
+    >>> X = pd.DataFrame(X, columns=[f"f{i}" for i in range(10)])
+    >>> score = RadiomicsScore(
+    ...     make_pipeline(StandardScaler(), LassoSelector(cv=5, random_state=0))
+    ... ).set_output(transform="pandas")
+    >>> score.fit_transform(X, y).columns.tolist()
+    ['radiomics_score']
+    """
+
+    _parameter_constraints: ClassVar[dict] = {"pipeline": [Pipeline]}
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+
+    def fit(self, X, y):
+        """Fit the pipeline (selection and LASSO) on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The pipeline's input (records frame or feature table).
+        y : array-like of shape (n_samples,)
+            Binary outcome.
+
+        Returns
+        -------
+        self : RadiomicsScore
+        """
+        self._validate_params()
+        if not isinstance(self.pipeline[-1], LassoSelector):
+            raise TypeError(
+                "RadiomicsScore needs a pipeline that ends in a LassoSelector; "
+                f"got {type(self.pipeline[-1]).__name__}"
+            )
+        self.pipeline_ = clone(self.pipeline).fit(X, y)
+        return self
+
+    def transform(self, X):
+        """The radiomics score of each row, as a one-column array.
+
+        Parameters
+        ----------
+        X : DataFrame
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 1)
+        """
+        check_is_fitted(self)
+        features = self.pipeline_[:-1].transform(X)
+        return self.pipeline_[-1].radiomics_score(features)[:, None]
+
+    def get_feature_names_out(self, input_features=None):
+        """``["radiomics_score"]``."""
+        return np.asarray(["radiomics_score"], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
 
 
 def make_study_pipeline(
@@ -62,6 +172,8 @@ def make_study_pipeline(
     random_state: int | None = None,
     verbose: bool = False,
     texture_params: dict[str, Any] | None = None,
+    columns: list[str] | None = None,
+    clinical_columns: list[str] | None = None,
 ) -> Pipeline:
     """One of the study's single-branch models, as a scikit-learn Pipeline.
 
@@ -91,9 +203,23 @@ def make_study_pipeline(
     Platt scaling in an inner cross-validation (scikit-learn's replacement of
     ``SVC(probability=True)``).
 
+    ``"clinical"``: the clinical factors `columns` of ``X`` (the records frame
+    with the clinical table joined, ``X.join(clinical)``, or any table) ->
+    :class:`~ceusradiomics.ScreenedLogisticRegression` (univariable screen at
+    `alpha`, then the multivariable model; non-numeric columns one-hot
+    encoded), as the study's clinical model.
+
+    ``"nomogram"``: the "radiomics nomogram": the radiomics score
+    (:class:`RadiomicsScore`: the radiomics branch up to its LASSO, refitted
+    in every fit) and the clinical factors `clinical_columns`, all kept, in
+    one unpenalised logistic regression
+    (:class:`~ceusradiomics.ScreenedLogisticRegression` with ``alpha=1``),
+    whose odds ratios and :class:`~ceusradiomics.plotting.NomogramDisplay`
+    read as the usual nomogram.
+
     Parameters
     ----------
-    branch : {"radiomics", "deep"}, default="radiomics"
+    branch : {"radiomics", "deep", "clinical", "nomogram"}, default="radiomics"
         Which model.
     input : {"records", "table"}, default="records"
         ``"records"`` starts from the records frame (images and masks);
@@ -122,6 +248,10 @@ def make_study_pipeline(
         radiomics branch (``{"normalization": "minmax", "bits": 6}``,
         ``fill_outline``, ``mask_label``, ...), validated by the extractor.
         Ignored by the deep branch and with ``input="table"``.
+    columns : list of str
+        The clinical factors of the ``"clinical"`` branch (required there).
+    clinical_columns : list of str
+        The clinical factors of the ``"nomogram"`` branch (required there).
 
     Returns
     -------
@@ -140,8 +270,9 @@ def make_study_pipeline(
      'mannwhitneyselector', 'correlationpruner', 'standardscaler',
      'lassoselector', 'randomforestclassifier']
     """
-    if branch not in {"radiomics", "deep"}:
-        raise ValueError(f"branch must be 'radiomics' or 'deep'; got {branch!r}")
+    branches = ("radiomics", "deep", "clinical", "nomogram")
+    if branch not in branches:
+        raise ValueError(f"branch must be one of {list(branches)}; got {branch!r}")
     if input not in {"records", "table"}:
         raise ValueError(f"input must be 'records' or 'table'; got {input!r}")
     if readers not in {"all", "primary"}:
@@ -152,6 +283,53 @@ def make_study_pipeline(
             f"texture_params must not hold {sorted(taken)}: they are arguments of "
             "make_study_pipeline itself"
         )
+
+    if branch == "clinical":
+        return _clinical_pipeline(columns, alpha)
+    if branch == "nomogram":
+        if not clinical_columns:
+            raise ValueError(
+                "the nomogram needs clinical_columns=[...]: the clinical factors "
+                "that join the radiomics score"
+            )
+        radiomics = make_study_pipeline(
+            "radiomics",
+            input=input,
+            phases=phases,
+            readers=readers,
+            icc_threshold=icc_threshold,
+            alpha=alpha,
+            correlation_threshold=correlation_threshold,
+            lasso_cv=lasso_cv,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+            texture_params=texture_params,
+        )
+        clinical = list(clinical_columns)
+        pattern = RECORD_COLUMNS if input == "records" else TEXTURE_COLUMNS
+        return Pipeline(
+            [
+                (
+                    "columntransformer",
+                    ColumnTransformer(
+                        [
+                            (
+                                "radiomicsscore",
+                                RadiomicsScore(radiomics[:-1]),
+                                _Columns(pattern, exclude=tuple(clinical)),
+                            ),
+                            ("clinical", "passthrough", clinical),
+                        ],
+                        verbose_feature_names_out=False,
+                    ),
+                ),
+                (
+                    "screenedlogisticregression",
+                    ScreenedLogisticRegression(alpha=1.0, categorical="auto"),
+                ),
+            ]
+        ).set_output(transform="pandas")
 
     steps: list[tuple[str, Any]] = []
     if input == "table":
@@ -252,6 +430,28 @@ def _temporary_params(estimator: Any, **params: Any):
             setattr(estimator, name, value)
 
 
+def _clinical_pipeline(columns: list[str] | None, alpha: float) -> Pipeline:
+    if not columns:
+        raise ValueError(
+            "the clinical branch needs columns=[...]: the clinical factors of X"
+        )
+    return Pipeline(
+        [
+            (
+                "columntransformer",
+                ColumnTransformer(
+                    [("clinical", "passthrough", list(columns))],
+                    verbose_feature_names_out=False,
+                ),
+            ),
+            (
+                "screenedlogisticregression",
+                ScreenedLogisticRegression(alpha=alpha, categorical="auto"),
+            ),
+        ]
+    ).set_output(transform="pandas")
+
+
 class StackingERClassifier(StackingClassifier):
     """Late fusion of the study's radiomics and deep models (the "combined model").
 
@@ -293,6 +493,13 @@ class StackingERClassifier(StackingClassifier):
         Verbosity of the stacking's own fits.
     random_state : int, RandomState instance or None, default=None
         Seeds the default branches and the default splitter.
+    clinical_columns : list of str, optional
+        Clinical factors of ``X`` (the records frame with the clinical table
+        joined: ``X.join(clinical)``). With them, a third branch,
+        ``("clinical", make_study_pipeline("clinical", columns=...))``, joins
+        the stack (after the given or default branches, unless one is
+        already named ``"clinical"``), so the combined model is clinical +
+        imaging.
 
     Attributes
     ----------
@@ -334,6 +541,7 @@ class StackingERClassifier(StackingClassifier):
         **StackingClassifier._parameter_constraints,
         "estimators": [list, None],
         "random_state": ["random_state"],
+        "clinical_columns": [list, tuple, None],
     }
 
     def __init__(
@@ -347,6 +555,7 @@ class StackingERClassifier(StackingClassifier):
         passthrough=False,
         verbose=0,
         random_state=None,
+        clinical_columns=None,
     ):
         super().__init__(
             estimators=estimators,
@@ -358,6 +567,7 @@ class StackingERClassifier(StackingClassifier):
             verbose=verbose,
         )
         self.random_state = random_state
+        self.clinical_columns = clinical_columns
 
     def _seed(self) -> int | None:
         if self.random_state is None or isinstance(self.random_state, int):
@@ -367,10 +577,19 @@ class StackingERClassifier(StackingClassifier):
 
     def _default_estimators(self) -> list[tuple[str, Pipeline]]:
         seed = self._seed()
-        return [
-            ("radiomics", make_study_pipeline("radiomics", random_state=seed)),
-            ("deep", make_study_pipeline("deep", random_state=seed)),
-        ]
+        return self._with_clinical(
+            [
+                ("radiomics", make_study_pipeline("radiomics", random_state=seed)),
+                ("deep", make_study_pipeline("deep", random_state=seed)),
+            ]
+        )
+
+    def _with_clinical(self, estimators: list) -> list:
+        """`estimators`, and the clinical branch when `clinical_columns` asks."""
+        if not self.clinical_columns or any(n == "clinical" for n, _ in estimators):
+            return estimators
+        branch = make_study_pipeline("clinical", columns=list(self.clinical_columns))
+        return [*estimators, ("clinical", branch)]
 
     def set_params(self, **params):
         """Set parameters; nested defaults (``radiomics__...``) build the branches."""
@@ -409,7 +628,7 @@ class StackingERClassifier(StackingClassifier):
                 f"present; y has only one class {classes.tolist()}"
             )
         estimators = (
-            self.estimators
+            self._with_clinical(list(self.estimators))
             if self.estimators is not None
             else self._default_estimators()
         )

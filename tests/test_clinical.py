@@ -695,3 +695,25 @@ def test_cross_validation_with_categorical_frame():
 @pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.CeusRadiomicsWarning")
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_auto_categorical_takes_the_non_numeric_columns():
+    from ceusradiomics.datasets import make_ceus_cohort
+
+    _, y, clinical = make_ceus_cohort(60, image_size=64, random_state=0)
+    auto = ScreenedLogisticRegression(categorical="auto").fit(clinical, y)
+    assert auto.categorical_ == [
+        "sex",
+        "size_group",
+        "hepatitis",
+        "cirrhosis",
+        "afp_group",
+    ]
+    named = ScreenedLogisticRegression(categorical=auto.categorical_).fit(clinical, y)
+    np.testing.assert_array_equal(
+        auto.predict_proba(clinical), named.predict_proba(clinical)
+    )
+    numeric = ScreenedLogisticRegression(categorical="auto").fit(
+        clinical[["age", "size_cm"]].to_numpy(), y
+    )
+    assert numeric.categorical_ is None

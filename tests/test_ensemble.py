@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import make_column_selector
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -416,3 +417,132 @@ def test_study_pipeline_takes_texture_settings():
     assert (extractor.normalization, extractor.bits) == ("minmax", 6)
     with pytest.raises(ValueError, match=r"texture_params must not hold \['phases'\]"):
         make_study_pipeline("radiomics", texture_params={"phases": ("US",)})
+
+
+def _table_with_clinical(seed=0, n=120):
+    """A feature table (two informative texture-like columns) with clinical factors."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat([0, 1], n // 2)
+    rng.shuffle(y)
+    X = pd.DataFrame(rng.normal(size=(n, 30)), columns=[f"US_f{i}" for i in range(30)])
+    X["US_f0"] += 1.2 * y
+    X["US_f1"] -= 0.8 * y
+    X["size_cm"] = np.round(4 + 1.5 * y + rng.normal(scale=1.5, size=n), 1)
+    X["afp_group"] = pd.Categorical(
+        rng.choice(["<20", "20-400", ">400"], size=n),
+        categories=["<20", "20-400", ">400"],
+    )
+    X.index = [f"L{i:03d}" for i in range(n)]
+    return X, y
+
+
+def test_clinical_branch_is_the_screened_model():
+    from ceusradiomics import ScreenedLogisticRegression
+
+    X, y = _table_with_clinical()
+    model = make_study_pipeline("clinical", columns=["size_cm", "afp_group"]).fit(X, y)
+    direct = ScreenedLogisticRegression(categorical="auto").fit(
+        X[["size_cm", "afp_group"]], y
+    )
+    np.testing.assert_allclose(
+        model.predict_proba(X), direct.predict_proba(X[["size_cm", "afp_group"]])
+    )
+    assert list(model[-1].selected_) == ["size_cm"]
+    with pytest.raises(ValueError, match="needs columns"):
+        make_study_pipeline("clinical")
+
+
+def test_nomogram_scores_with_the_training_lasso_only():
+    # f_leak carries the label only in the held-out fold: a radiomics score
+    # whose LASSO saw every row would use it; the nomogram's, refitted in the
+    # fit on the training rows, does not.
+    X, y = _table_with_clinical(seed=3, n=150)
+    rng = np.random.default_rng(0)
+    train, test = next(StratifiedKFold(3, shuffle=True, random_state=0).split(X, y))
+    X["US_leak"] = rng.normal(size=len(X))
+    X.iloc[test, X.columns.get_loc("US_leak")] = y[test] * 3.0 + rng.normal(
+        scale=0.3, size=len(test)
+    )
+    nomogram = make_study_pipeline(
+        "nomogram",
+        input="table",
+        readers="primary",
+        lasso_cv=3,
+        random_state=0,
+        clinical_columns=["size_cm", "afp_group"],
+    )
+    fitted = clone(nomogram).fit(X.iloc[train], y[train])
+    score = fitted.named_steps["columntransformer"].named_transformers_[
+        "radiomicsscore"
+    ]
+    lasso = score.pipeline_[-1]
+    used = lasso.feature_names_in_[lasso.coef_ != 0]
+    assert "US_leak" not in used
+    # the clinical columns never reach the radiomics score
+    assert not {"size_cm", "afp_group"} & set(
+        score.pipeline_[0].get_feature_names_out()
+    )
+    terms = list(fitted[-1].terms_)
+    assert terms[0] == "radiomics_score" and "afp_group[>400]" in terms
+    leaky = clone(nomogram).fit(X, y)
+    leaky_lasso = (
+        leaky.named_steps["columntransformer"]
+        .named_transformers_["radiomicsscore"]
+        .pipeline_[-1]
+    )
+    assert "US_leak" in leaky_lasso.feature_names_in_[leaky_lasso.coef_ != 0]
+
+
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
+def test_stack_with_a_clinical_branch_in_cv_and_grid_search():
+    X, y = _table_with_clinical(seed=1)
+    radiomics = make_study_pipeline(
+        "radiomics", input="table", readers="primary", lasso_cv=3, random_state=0
+    )
+    radiomics.set_params(randomforestclassifier__n_estimators=50)
+    stack = StackingERClassifier(
+        estimators=[("radiomics", radiomics)],
+        clinical_columns=["size_cm", "afp_group"],
+        cv=3,
+        random_state=0,
+    )
+    # A table branch takes every non-ResNet column: keep it on the texture
+    # columns of this table (the clinical factors go to the clinical branch).
+    radiomics.set_params(
+        columntransformer__transformers=[
+            ("columns", "passthrough", make_column_selector(pattern=r"^US_"))
+        ]
+    )
+    scores = cross_val_score(stack, X, y, cv=3, scoring="roc_auc")
+    assert np.isfinite(scores).all()
+    fitted = clone(stack).fit(X, y)
+    assert list(fitted.oof_proba_.columns) == ["radiomics", "clinical", "stack"]
+    search = GridSearchCV(
+        stack,
+        {"final_estimator": [LogisticRegression(C=0.1), LogisticRegression()]},
+        cv=3,
+    ).fit(X, y)
+    assert search.best_estimator_.named_estimators_["clinical"] is not None
+
+
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptyFeatureWarning")
+def test_nomogram_on_records_with_clinical_columns_joined(small_cohort):
+    X, y = small_cohort
+    _, _, clinical = make_ceus_cohort(
+        n_lesions=30, image_size=64, second_reader_fraction=1.0, random_state=5
+    )
+    joined = X.join(clinical)
+    nomogram = make_study_pipeline(
+        "nomogram",
+        phases=("PP",),
+        readers="primary",
+        lasso_cv=3,
+        random_state=0,
+        clinical_columns=["size_cm", "afp_group"],
+    ).fit(joined, y)
+    proba = nomogram.predict_proba(joined)[:, 1]
+    assert proba.shape == (30,) and np.all((proba > 0) & (proba < 1))
+    table = nomogram[-1].multivariable_
+    assert table.index[0] == "radiomics_score"
+    assert {"afp_group[20-400]", "afp_group[>400]", "size_cm"} <= set(table.index)
