@@ -63,6 +63,10 @@ class _Columns:
         return f"_Columns({self.pattern!r}, exclude={list(self.exclude)!r})"
 
 
+def _rows(X, index):
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+
+
 class RadiomicsScore(TransformerMixin, BaseEstimator):
     """The radiomics score of a fitted selection pipeline, as one feature.
 
@@ -74,10 +78,23 @@ class RadiomicsScore(TransformerMixin, BaseEstimator):
     computed inside each fit, so cross-validation never scores a lesion with
     a LASSO that saw it.
 
+    ``fit_transform`` cross-fits, as scikit-learn's ``TargetEncoder`` does:
+    the training rows' scores come from LASSOs fitted on the other folds, so
+    the model that follows (the nomogram's logistic regression) learns the
+    weight of an honest score, not of one that has seen its own lesions (a
+    LASSO score on its training lesions separates them far better than on
+    new ones). ``transform`` uses the LASSO fitted on all training rows.
+
     Parameters
     ----------
     pipeline : Pipeline
         Ends in a LassoSelector.
+    cv : int, cross-validation generator or None, default=5
+        Folds of the cross-fitting in ``fit_transform`` (stratified, shuffled
+        with `random_state` for an int); ``None`` gives the training rows
+        their in-sample scores, as most published nomograms do.
+    random_state : int, RandomState instance or None, default=None
+        Shuffles the cross-fitting folds.
 
     Attributes
     ----------
@@ -101,10 +118,16 @@ class RadiomicsScore(TransformerMixin, BaseEstimator):
     ['radiomics_score']
     """
 
-    _parameter_constraints: ClassVar[dict] = {"pipeline": [Pipeline]}
+    _parameter_constraints: ClassVar[dict] = {
+        "pipeline": [Pipeline],
+        "cv": ["cv_object", None],
+        "random_state": ["random_state"],
+    }
 
-    def __init__(self, pipeline: Pipeline):
+    def __init__(self, pipeline: Pipeline, *, cv=5, random_state=None):
         self.pipeline = pipeline
+        self.cv = cv
+        self.random_state = random_state
 
     def fit(self, X, y):
         """Fit the pipeline (selection and LASSO) on ``(X, y)``.
@@ -128,6 +151,37 @@ class RadiomicsScore(TransformerMixin, BaseEstimator):
             )
         self.pipeline_ = clone(self.pipeline).fit(X, y)
         return self
+
+    def fit_transform(self, X, y):
+        """Fit, and the cross-fitted radiomics scores of the training rows.
+
+        Parameters
+        ----------
+        X : DataFrame
+            As in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Binary outcome.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 1)
+            Each row's score from a LASSO that did not see it (``cv=None``:
+            the in-sample scores).
+        """
+        self.fit(X, y)
+        if self.cv is None:
+            return self.transform(X)
+        cv = self.cv
+        if isinstance(cv, int):
+            cv = StratifiedKFold(cv, shuffle=True, random_state=self.random_state)
+        y = np.asarray(y)
+        scores = np.empty(len(y))
+        for train, test in cv.split(X, y):
+            part = _rows(X, train)
+            fold = clone(self.pipeline).fit(part, y[train])
+            held = fold[:-1].transform(_rows(X, test))
+            scores[test] = fold[-1].radiomics_score(held)
+        return scores[:, None]
 
     def transform(self, X):
         """The radiomics score of each row, as a one-column array.
@@ -211,7 +265,8 @@ def make_study_pipeline(
 
     ``"nomogram"``: the "radiomics nomogram": the radiomics score
     (:class:`RadiomicsScore`: the radiomics branch up to its LASSO, refitted
-    in every fit) and the clinical factors `clinical_columns`, all kept, in
+    in every fit; the logistic regression learns from cross-fitted training
+    scores) and the clinical factors `clinical_columns`, all kept, in
     one unpenalised logistic regression
     (:class:`~ceusradiomics.ScreenedLogisticRegression` with ``alpha=1``),
     whose odds ratios and :class:`~ceusradiomics.plotting.NomogramDisplay`
@@ -316,7 +371,9 @@ def make_study_pipeline(
                         [
                             (
                                 "radiomicsscore",
-                                RadiomicsScore(radiomics[:-1]),
+                                RadiomicsScore(
+                                    radiomics[:-1], random_state=random_state
+                                ),
                                 _Columns(pattern, exclude=tuple(clinical)),
                             ),
                             ("clinical", "passthrough", clinical),

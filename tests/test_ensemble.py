@@ -548,3 +548,28 @@ def test_nomogram_on_records_with_clinical_columns_joined(small_cohort):
     table = nomogram[-1].multivariable_
     assert table.index[0] == "radiomics_score"
     assert {"afp_group[20-400]", "afp_group[>400]", "size_cm"} <= set(table.index)
+
+
+def test_radiomics_score_cross_fits_the_training_scores():
+    from sklearn.preprocessing import StandardScaler
+
+    from ceusradiomics import LassoSelector
+    from ceusradiomics.ensemble import RadiomicsScore
+
+    X, y = _table_with_clinical(seed=2)
+    X = X.filter(like="US_")
+    inner = Pipeline(
+        [("scale", StandardScaler()), ("lasso", LassoSelector(cv=3, random_state=0))]
+    )
+    score = RadiomicsScore(inner, cv=4, random_state=0)
+    crossed = score.fit_transform(X, y)[:, 0]
+    expected = np.empty(len(y))
+    for train, test in StratifiedKFold(4, shuffle=True, random_state=0).split(X, y):
+        fold = clone(inner).fit(X.iloc[train], y[train])
+        expected[test] = fold[-1].radiomics_score(fold[:-1].transform(X.iloc[test]))
+    np.testing.assert_allclose(crossed, expected, rtol=1e-12)
+    in_sample = score.transform(X)[:, 0]
+    assert not np.allclose(crossed, in_sample)
+    # cv=None: the published nomograms' in-sample scores
+    plain = RadiomicsScore(inner, cv=None).fit_transform(X, y)[:, 0]
+    np.testing.assert_allclose(plain, in_sample, rtol=1e-12)
