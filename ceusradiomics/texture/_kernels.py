@@ -1,16 +1,22 @@
-"""Compiled loops for the co-occurrence counts and the run lengths (optional).
+"""Compiled loops for the co-occurrence, run-length and AR sums (optional).
 
-The numpy versions in :mod:`~ceusradiomics.texture.cooccurrence` and
-:mod:`~ceusradiomics.texture.runlength` are exact and fully vectorised, but
-numpy has no single pass for either count: the co-occurrence matrices need a
-temporary array and a ``np.bincount`` per offset, the runs a change mask, their
-starts and three histograms. Together they are about half the time of a ROI.
-No library we depend on computes them for a ROI (scikit-image's and mahotas'
-compiled GLCM loops are slower here: they count the whole image and every
-level pair), so when `numba <https://numba.pydata.org>`_ is installed (the
-``fast`` extra) the same counts come from the two small loops below, compiled
-on first use and cached on disk. They give exactly the same integers as the
-numpy code (tested), so every feature is the same with or without numba.
+The numpy versions in :mod:`~ceusradiomics.texture.cooccurrence`,
+:mod:`~ceusradiomics.texture.runlength` and
+:mod:`~ceusradiomics.texture.autoregressive` are exact and fully vectorised,
+but numpy has no single pass for these counts: the co-occurrence matrices need
+a temporary array and a ``np.bincount`` per offset, the runs a change mask,
+their starts and three histograms. Together they are about half the time of a
+ROI. No library we depend on computes them for a ROI (scikit-image's and
+mahotas' compiled GLCM loops are slower here: they count the whole image and
+every level pair), so when `numba <https://numba.pydata.org>`_ is installed
+(the ``fast`` extra) the same counts come from the small loops below,
+compiled on first use and cached on disk.
+
+Both paths give bit-identical features (tested, and pinned by the feature
+table's hash): the loops only produce integers (counts, histograms, sums of
+whole numbers below 2**53, which are exact in any order), and every
+floating-point step after them is the same numpy code on both paths.
+:func:`texture_backend` says which path runs.
 
 Set the environment variable ``CEUSRADIOMICS_DISABLE_NUMBA=1`` to use the
 numpy code even when numba is installed.
@@ -63,121 +69,150 @@ def glcm_counts_loop(
                 row[base[i] + b] += 1
 
 
-def glcm_symmetric_features_loop(
-    counts: np.ndarray, levels: int, width: int, offset: int, out: np.ndarray
+def glcm_symmetric_histograms_loop(
+    counts: np.ndarray,
+    levels: int,
+    width: int,
+    offset: int,
+    dists: np.ndarray,
+    squares: np.ndarray,
+    cells: np.ndarray,
 ) -> None:
-    """The 11 Haralick features of ``C + C.T`` for every row of count matrices.
+    """The integer sums of ``S = C + C.T`` behind the Haralick features (in place).
 
     Row ``k`` of ``counts`` holds ``C[i, j]`` at ``i * width + offset + j``
     (``width = levels, offset = 0`` for plain ``(levels, levels)`` matrices;
-    the padded layout of ``cooccurrence._padded_counts`` also works).
-    Same definitions as ``cooccurrence._haralick(counts, levels, True)``, in
-    one pass over the upper triangle with integer accumulators. For a
-    symmetric matrix the signed difference distribution has mean 0, so its
-    variance is the contrast and ``Correlat = 1 - Contrast / (2 var_x)``.
-    ``v log10 v`` of the integer cells comes from a table (few distinct
-    values, far fewer than cells). Rows without any pair get NaN.
+    the padded layout of ``cooccurrence._padded_counts`` also works). In one
+    pass over the upper triangle of ``S`` it adds, for matrix ``k``: the sum
+    distribution ``dists[k, 0, i + j]``, the absolute difference distribution
+    ``dists[k, 1, |i - j|]``, the row sums ``dists[k, 2, i]``, ``squares[k] =
+    sum S**2`` and, when ``cells`` has columns, the number of cells holding
+    each value ``v >= 2``, ``cells[k, v]`` (both mirror cells of an
+    off-diagonal pair; ``v log v`` is 0 for the values 0 and 1).
+
+    Only integers, the same as the numpy path's (``cooccurrence._haralick``);
+    ``haralick_stage_loop`` then computes the features from them.
     """
     L = levels
-    n = counts.shape[0]
-    # v = C[i, j] + C[j, i] <= 2 max(C): a linear pass bounds the table.
-    top = 0
-    for k in range(n):
-        for q in range(counts.shape[1]):
-            if counts[k, q] > top:
-                top = counts[k, q]
-    top *= 2
-    # A table when it needs fewer logarithms than the cells (a large uniform
-    # ROI has huge counts in few cells); else one log per nonzero cell.
-    use_table = top <= n * L * (L + 1) // 2
-    table = np.zeros(top + 1 if use_table else 1)
-    if use_table:
-        for v in range(2, top + 1):
-            table[v] = v * np.log10(v)
-    by_sum = np.zeros(2 * L - 1, dtype=np.int64)
-    by_abs = np.zeros(L, dtype=np.int64)
-    rows = np.zeros(L, dtype=np.int64)
-    for k in range(n):
-        by_sum[:] = 0
-        by_abs[:] = 0
-        rows[:] = 0
-        squares = 0
-        xlogx = 0.0
+    tally = cells.shape[1] > 0
+    for k in range(counts.shape[0]):
+        c = counts[k]
+        by_sum = dists[k, 0]
+        by_abs = dists[k, 1]
+        rows = dists[k, 2]
+        sq = 0
         for i in range(L):
             # The diagonal cell of C + C.T is 2 C[i, i]; each cell above it
             # stands for itself and its mirror image.
-            v = 2 * counts[k, i * width + offset + i]
-            squares += v * v
-            xlogx += table[v] if use_table else (v * np.log10(v) if v > 0 else 0.0)
+            v = 2 * c[i * width + offset + i]
+            sq += v * v
             by_sum[2 * i] += v
             by_abs[0] += v
             row_i = v
+            if tally and v > 1:
+                cells[k, v] += 1
             for j in range(i + 1, L):
-                v = (
-                    counts[k, i * width + offset + j]
-                    + counts[k, j * width + offset + i]
-                )
-                if use_table:
-                    xlogx += 2.0 * table[v]
-                elif v > 0:
-                    xlogx += 2.0 * v * np.log10(v)
-                squares += 2 * v * v
+                v = c[i * width + offset + j] + c[j * width + offset + i]
+                sq += 2 * v * v
                 by_sum[i + j] += 2 * v
                 by_abs[j - i] += 2 * v
                 row_i += v
                 rows[j] += v
+                if tally and v > 1:
+                    cells[k, v] += 2
             rows[i] += row_i
-        total = 0
-        for i in range(L):
-            total += rows[i]
-        if total == 0:
+        squares[k] += sq
+
+
+def haralick_stage_loop(
+    dists: np.ndarray,
+    total: np.ndarray,
+    log_total: np.ndarray,
+    squares: np.ndarray,
+    cells: np.ndarray,
+    vlogv: np.ndarray,
+    xlogx: np.ndarray,
+    logc: np.ndarray,
+    values: np.ndarray,
+    dif_weights: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """The 11 Haralick features from the distributions of ``cooccurrence``.
+
+    The compiled twin of ``cooccurrence._haralick_stage_numpy``: the same
+    operations on the same numbers in the same order, term by term (each sum
+    runs from its first term to its last, as numpy's ``cumsum``), so the two
+    give the same bits. The logarithms come in from numpy's table on both
+    paths (``log_total``, ``logc`` of the counts and ``vlogv = v log10 v`` of
+    the cell tally): numba's and numpy's ``log10`` may differ in the last bit.
+    """
+    n, r, W = dists.shape
+    L = dif_weights.shape[1]
+    tally = cells.shape[1]
+    p = np.empty((r, W))
+    means = np.empty(r)
+    spreads = np.empty(r)
+    for k in range(n):
+        tf = total[k]
+        if tf == 0:
             out[k, :] = np.nan
             continue
-        norm = 1.0 / total
-        mu_x = 0.0
-        for i in range(L):
-            mu_x += (i + 1.0) * rows[i] * norm
-        var_x = 0.0
-        for i in range(L):
-            d = i + 1.0 - mu_x
-            var_x += d * d * rows[i] * norm
-        mu_d = 0.0
-        contrast = 0.0
-        idm = 0.0
-        dif_ent = 0.0
-        for d in range(L):
-            p = by_abs[d] * norm
-            mu_d += d * p
-            contrast += d * d * p
-            idm += p / (1.0 + d * d)
-            if p > 0.0:
-                dif_ent -= p * np.log10(p)
-        dif_var = 0.0
-        for d in range(L):
-            e = d - mu_d
-            dif_var += e * e * by_abs[d] * norm
-        sum_avg = 0.0
-        sum_ent = 0.0
-        for s in range(2 * L - 1):
-            p = by_sum[s] * norm
-            sum_avg += (s + 2.0) * p
-            if p > 0.0:
-                sum_ent -= p * np.log10(p)
-        sum_var = 0.0
-        for s in range(2 * L - 1):
-            e = s + 2.0 - sum_ent
-            sum_var += e * e * by_sum[s] * norm
-        out[k, 0] = squares * norm * norm
+        for q in range(r):
+            for w in range(W):
+                p[q, w] = dists[k, q, w] / tf
+        for q in range(r):
+            acc = p[q, 0] * values[q, 0]
+            for w in range(1, W):
+                acc += p[q, w] * values[q, w]
+            means[q] = acc
+        lt = log_total[k]
+        ent_sum = p[0, 0] * (logc[k, 0, 0] - lt)
+        ent_dif = p[1, 0] * (logc[k, 1, 0] - lt)
+        for w in range(1, W):
+            ent_sum += p[0, w] * (logc[k, 0, w] - lt)
+            ent_dif += p[1, w] * (logc[k, 1, w] - lt)
+        ent_sum = -ent_sum
+        ent_dif = -ent_dif
+        if tally:
+            xl = cells[k, 0] * vlogv[0]
+            for v in range(1, tally):
+                xl += cells[k, v] * vlogv[v]
+        else:
+            xl = xlogx[k]
+        for q in range(r):
+            centre = ent_sum if q == 0 else means[q]
+            d = values[q, 0] - centre
+            acc = p[q, 0] * (d * d)
+            for w in range(1, W):
+                d = values[q, w] - centre
+                acc += p[q, w] * (d * d)
+            spreads[q] = acc
+        contrast = p[1, 0] * dif_weights[0, 0]
+        idm = p[1, 0] * dif_weights[1, 0]
+        for w in range(1, L):
+            contrast += p[1, w] * dif_weights[0, w]
+            idm += p[1, w] * dif_weights[1, w]
+        var_x = spreads[2]
+        if r == 3:
+            correlat = 1.0 - contrast / (2.0 * var_x) if var_x > 0 else np.nan
+        else:
+            scale = np.sqrt(var_x * spreads[3])
+            correlat = (
+                (var_x + spreads[3] - spreads[4]) / (2.0 * scale)
+                if scale > 0
+                else np.nan
+            )
+        out[k, 0] = squares[k] / (tf * tf)
         out[k, 1] = contrast
-        out[k, 2] = 1.0 - contrast / (2.0 * var_x) if var_x > 0.0 else np.nan
+        out[k, 2] = correlat
         out[k, 3] = var_x
         out[k, 4] = idm
-        out[k, 5] = sum_avg
-        out[k, 6] = sum_var
-        out[k, 7] = sum_ent
-        out[k, 8] = np.log10(total) - xlogx * norm
-        out[k, 9] = dif_var
-        out[k, 10] = dif_ent
+        out[k, 5] = means[0]
+        out[k, 6] = spreads[0]
+        out[k, 7] = ent_sum
+        out[k, 8] = lt - xl / tf
+        out[k, 9] = spreads[1]
+        out[k, 10] = ent_dif
 
 
 def run_histograms_loop(
@@ -220,14 +255,21 @@ def run_histograms_loop(
 
 
 def ar_gram_loop(
-    flat: np.ndarray, usable: np.ndarray, offsets: np.ndarray, gram: np.ndarray
+    flat: np.ndarray,
+    usable: np.ndarray,
+    offsets: np.ndarray,
+    gram: np.ndarray,
+    sums: np.ndarray,
 ) -> None:
-    """Add the upper triangle of the AR model's 5 x 5 Gram matrix into ``gram``.
+    """Add the AR model's 5 x 5 Gram matrix (upper triangle) and column sums.
 
-    ``gram[a, b] += sum_p flat[p + offsets[a]] * flat[p + offsets[b]]`` over
-    the flat indices ``p`` in ``usable``, for ``a <= b``: the pixel itself and
-    its 4 causal neighbours, as ``autoregressive_features``. Written out in
-    scalars so that the 15 sums stay in registers.
+    ``gram[a, b] += sum_p flat[p + offsets[a]] * flat[p + offsets[b]]`` for
+    ``a <= b`` and ``sums[a] += sum_p flat[p + offsets[a]]``, over the flat
+    indices ``p`` in ``usable``: the pixel itself and its 4 causal neighbours,
+    as ``autoregressive_features``. Written out in scalars so that the 20 sums
+    stay in registers. ``autoregressive`` calls it on whole numbers small
+    enough for every partial sum to be exact, so the order of the sums (and
+    the numpy code's, which sums otherwise) does not change a bit.
     """
     o0, o1, o2, o3, o4 = offsets[0], offsets[1], offsets[2], offsets[3], offsets[4]
     g00 = g01 = g02 = g03 = g04 = 0.0
@@ -235,6 +277,7 @@ def ar_gram_loop(
     g22 = g23 = g24 = 0.0
     g33 = g34 = 0.0
     g44 = 0.0
+    s0 = s1 = s2 = s3 = s4 = 0.0
     for i in range(usable.size):
         p = usable[i]
         z0 = flat[p + o0]
@@ -257,6 +300,11 @@ def ar_gram_loop(
         g33 += z3 * z3
         g34 += z3 * z4
         g44 += z4 * z4
+        s0 += z0
+        s1 += z1
+        s2 += z2
+        s3 += z3
+        s4 += z4
     gram[0, 0] += g00
     gram[0, 1] += g01
     gram[0, 2] += g02
@@ -272,6 +320,27 @@ def ar_gram_loop(
     gram[3, 3] += g33
     gram[3, 4] += g34
     gram[4, 4] += g44
+    sums[0] += s0
+    sums[1] += s1
+    sums[2] += s2
+    sums[3] += s3
+    sums[4] += s4
+
+
+def texture_backend() -> str:
+    """Which code path computes the texture loops: ``"numba"`` or ``"numpy"``.
+
+    ``"numba"`` when numba can be imported and ``CEUSRADIOMICS_DISABLE_NUMBA``
+    is unset (or ``0``); it imports numba to find out. The features are the
+    same bit for bit on both paths; only the speed differs.
+
+    Examples
+    --------
+    >>> from ceusradiomics.texture._kernels import texture_backend
+    >>> texture_backend() in ("numba", "numpy")
+    True
+    """
+    return "numpy" if _numba() is None else "numba"
 
 
 @functools.cache

@@ -143,7 +143,8 @@ def _autoregressive(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]
     mu = float(x.sum()) / x.size
     x -= mu
     var = dot(x, x) / x.size
-    if values.min() == values.max() or not var > 0.0:
+    low, high = float(values.min()), float(values.max())
+    if low == high or not var > 0.0:
         warnings.warn(
             "autoregressive: the ROI is constant (every pixel equals "
             f"{float(values.flat[0]):g}), so the standardised image is undefined; "
@@ -176,41 +177,61 @@ def _autoregressive(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]
 
     # Centre only: theta is invariant to the common scale 1/sd of z, so the
     # Gram matrix of the centred values is divided by var once at the end.
+    # Whole grey levels (every quantised image) are centred on the nearest
+    # whole number, c = round(mu): the sums of products below are then sums of
+    # whole numbers, exact in any order as long as they stay below 2**53, and
+    # the fraction mu - c is taken out afterwards. So the compiled loop and
+    # the numpy code (which sum in different orders) give the same bits.
+    shift = float(round(mu))  # half to even, as np.rint
+    reach = max(high - shift, shift - low)
+    whole = n * reach * reach <= 2.0**53 and (
+        values.dtype.kind in "biu" or bool(np.all(values == np.rint(values)))
+    )
+    if not whole:
+        shift = mu
     if image_c.dtype.kind == "f":
         # Pixels outside the ROI may hold NaN/inf, and a 0 weight times NaN is
-        # NaN: replace them by the mean first (they are never read otherwise).
-        centred = np.subtract(np.where(m, image_c, mu), mu, dtype=np.float64)
+        # NaN: replace them by the shift first (they are never read otherwise).
+        centred = np.subtract(np.where(m, image_c, shift), shift, dtype=np.float64)
     else:
-        centred = np.subtract(image_c, mu, dtype=np.float64)
+        centred = np.subtract(image_c, shift, dtype=np.float64)
 
     # Gram matrix of the design [pixel, Teta1..Teta4 neighbours] over the usable
     # pixels p, G[i, j] = sum_p c[p + o_i] c[p + o_j], with flat offsets o_i in
-    # the (contiguous) crop. Without numba each term is a dot product of two
-    # contiguous slices, one weighted by the usable mask. This avoids gathering
-    # an (n, 5) design matrix; 15 dot products beat a BLAS gemm of that shape.
+    # the (contiguous) crop, and the column sums s_i = sum_p c[p + o_i]. Without
+    # numba each term is a dot product of two contiguous slices, one weighted by
+    # the usable mask. This avoids gathering an (n, 5) design matrix; 15 dot
+    # products beat a BLAS gemm of that shape.
     flat = centred.reshape(-1)
     offsets = (0, *(dr * n_cols + dc for dr, dc in _NEIGHBOURS))
-    kernel = _kernels.compiled("ar_gram_loop")
+    kernel = _kernels.compiled("ar_gram_loop") if whole else None
+    gram = np.zeros((5, 5))
+    sums = np.zeros(5)
     if kernel is not None:
-        # One compiled pass over the usable pixels (the 15 products each).
-        gram = np.zeros((5, 5))
+        # One compiled pass over the usable pixels (the 20 sums each).
         kernel(
             flat,
             np.flatnonzero(usable.reshape(-1)),
             np.array(offsets, dtype=np.int64),
             gram,
+            sums,
         )
         gram = np.triu(gram) + np.triu(gram, 1).T
     else:
         lo, hi = n_cols + 1, flat.size - 1  # every usable p has lo <= p < hi
         weight = usable.reshape(-1)[lo:hi].astype(np.float64)  # float*float: faster
         weighted = np.empty_like(weight)
-        gram = np.empty((5, 5))
         for i, oi in enumerate(offsets):
             np.multiply(weight, flat[lo + oi : hi + oi], out=weighted)
+            if whole:
+                sums[i] = weighted.sum()
             for j in range(i, 5):
                 oj = offsets[j]
                 gram[i, j] = gram[j, i] = dot(weighted, flat[lo + oj : hi + oj])
+    if whole and mu != shift:
+        # sum (c_i - d)(c_j - d) = G_ij - d (s_i + s_j) + n d**2 for d = mu - c.
+        d = mu - shift
+        gram = gram - d * (sums[:, None] + sums[None, :]) + n * d * d
     theta, _, rank, _ = np.linalg.lstsq(gram[1:, 1:], gram[1:, 0], rcond=_RCOND)
     if rank < 4:
         warnings.warn(

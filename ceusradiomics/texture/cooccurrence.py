@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import threading
 import warnings
 from collections.abc import Sequence
 
@@ -385,42 +386,99 @@ def co_occurrence_matrix(
 # --------------------------------------------------------------------------
 
 
-def _xlogx_sum(values: np.ndarray) -> np.ndarray:
-    """``sum(v * log10(v))`` over the last two axes, with ``0 log 0 = 0``."""
-    if values.dtype.kind in "iu":
-        top = int(values.max(initial=0))
-        if top < values.size:
-            # Integer counts: a lookup table of v log10 v for v = 0..top costs
-            # at most as many logarithms as there are cells (usually far fewer).
-            table = np.arange(top + 1, dtype=np.float64)
-            table[1:] *= np.log10(table[1:])
-            return table.take(values).sum(axis=(-2, -1))
-        values = values.astype(np.float64)
+# Logarithms of whole numbers (counts), shared by both code paths: computed by
+# numpy in fixed blocks (so that a value never depends on how far the table has
+# grown) and kept, so that a ROI takes no logarithm at all: numba's and numpy's
+# log10 may differ in the last bit, and numpy's vectorised one, called for
+# every ROI, slowed the rest of the extraction measurably. Counts above the
+# cap (ROIs of half a million pixels and more) take numpy's log10 directly.
+_LOG10_BLOCK = 4096
+_LOG10_CAP = 1 << 20  # 8 MB
+_log10_cache = np.zeros(0)
+_log10_lock = threading.Lock()
+
+
+def _log10_table(top: int) -> np.ndarray | None:
+    """``log10(v)`` for ``v = 0 .. >= top`` (0 for ``v = 0``), or None above the cap."""
+    global _log10_cache
+    table = _log10_cache
+    if table.size > top:
+        return table
+    if top >= _LOG10_CAP:
+        return None
+    with _log10_lock:
+        table = _log10_cache
+        if table.size <= top:
+            size = max(2 * table.size, -(-(top + 1) // _LOG10_BLOCK) * _LOG10_BLOCK)
+            grown = np.empty(size)
+            grown[: table.size] = table
+            with np.errstate(divide="ignore"):
+                for start in range(table.size, size, _LOG10_BLOCK):
+                    block = np.arange(start, start + _LOG10_BLOCK, dtype=np.float64)
+                    grown[start : start + _LOG10_BLOCK] = np.log10(block)
+            grown[0] = 0.0
+            grown.flags.writeable = False
+            _log10_cache = table = grown
+    return table
+
+
+def _log10_counts(values: np.ndarray, table: np.ndarray | None) -> np.ndarray:
+    """``log10`` of non-negative counts (or numbers), 0 where they are 0."""
+    if table is not None:
+        return table.take(values)
     logs = np.zeros(values.shape)
     np.log10(values, out=logs, where=values > 0)
-    return np.einsum("nij,nij->n", values, logs)
+    return logs
 
 
-def _xlogx(p: np.ndarray) -> np.ndarray:
-    """``p * log10(p)`` elementwise, with ``0 log 0 = 0``."""
-    logs = np.zeros(p.shape)
-    np.log10(p, out=logs, where=p > 0)
-    return p * logs
+def _tally_cells(top: int, levels: int) -> bool:
+    """Whether the cell entropy of matrices with counts ``<= top`` uses a tally.
+
+    One rule for both code paths (so both take the same branch): a tally of
+    ``top + 1`` values when that is fewer than the cells, else one term per
+    cell (a large uniform ROI has few cells with huge counts).
+    """
+    return top < levels * levels
+
+
+def _tally_numpy(S: np.ndarray, top: int) -> np.ndarray:
+    """``cells[k, v]``: the number of cells of ``S[k]`` holding ``2 <= v <= top``."""
+    n = S.shape[0]
+    codes = S.reshape(n, -1) + (np.arange(n) * (top + 1))[:, None]
+    cells = np.bincount(codes.ravel(), minlength=n * (top + 1)).reshape(n, top + 1)
+    cells[:, :2] = 0  # v log v = 0: not counted, as the compiled loop
+    return cells
+
+
+def _xlogx_per_cell(S: np.ndarray) -> np.ndarray:
+    """``sum(v * log10(v))`` over the cells of each matrix, with ``0 log 0 = 0``."""
+    if S.dtype.kind in "iu":
+        table = _log10_table(int(S.max(initial=0)))
+        return (S * _log10_counts(S, table)).sum(axis=(-2, -1))
+    return (S * _log10_counts(S, None)).sum(axis=(-2, -1))
 
 
 @functools.lru_cache(maxsize=8)
-def _level_vectors(levels: int) -> tuple[np.ndarray, ...]:
-    """Constant index vectors of the features for ``levels`` grey levels."""
+def _level_vectors(levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Constant weights of the distributions stacked by :func:`_haralick_stage`.
+
+    ``values`` (5, 2L - 1): the value of each column of the sum distribution
+    (``i + j``, 1-based), the ``|i - j|`` distribution, the two marginals
+    (1-based grey levels, as Haralick and MaZda) and the signed difference
+    ``j - i``, zero beyond their length. ``dif_weights`` (2, L): ``k**2`` and
+    ``1 / (1 + k**2)`` of ``|i - j| = k``, for Contrast and InvDfMom.
+    """
     L = levels
-    g = np.arange(1.0, L + 1.0)  # 1-based grey levels, as Haralick and MaZda
-    k = np.arange(float(L))  # |i - j|
-    signed = np.arange(-(L - 1.0), L)  # j - i
-    ks = np.arange(2.0, 2.0 * L + 1.0)  # i + j, 1-based
-    # Columns: sum k p, sum k^2 p, sum p / (1 + k^2) of the |i - j| distribution.
-    dif_weights = np.stack([k, k * k, 1.0 / (1.0 + k * k)], axis=1)
-    for v in (g, k, signed, ks, dif_weights):
+    k = np.arange(float(L))
+    values = np.zeros((5, 2 * L - 1))
+    values[0] = np.arange(2.0, 2.0 * L + 1.0)
+    values[1, :L] = k
+    values[2, :L] = values[3, :L] = k + 1.0
+    values[4] = np.arange(-(L - 1.0), L)
+    dif_weights = np.stack([k * k, 1.0 / (1.0 + k * k)])
+    for v in (values, dif_weights):
         v.flags.writeable = False
-    return g, k, signed, ks, dif_weights
+    return values, dif_weights
 
 
 def _haralick(counts: np.ndarray, levels: int, symmetrize: bool) -> np.ndarray:
@@ -454,59 +512,123 @@ def _haralick(counts: np.ndarray, levels: int, symmetrize: bool) -> np.ndarray:
         strides=(size * item, (2 * L + 1) * item, item),
         writeable=False,
     ).sum(axis=1)  # column L - 1 + (j - i)
+    # The distributions, stacked as _haralick_stage takes them: sum, |i - j|,
+    # the row marginal (and, not symmetric, the column one and j - i).
+    dists = np.zeros((n, 3 if symmetrize else 5, 2 * L - 1), dtype=counts.dtype)
+    dists[:, 0] = by_sum
+    dists[:, 1, 0] = by_dif[:, L - 1]
+    np.add(by_dif[:, L:], by_dif[:, L - 2 :: -1], out=dists[:, 1, 1:L])
     if symmetrize:
         S = C + C.transpose(0, 2, 1)
-        rows = S.sum(axis=2)
-        cols = rows
-        by_sum = 2 * by_sum
-        by_dif = by_dif + by_dif[:, ::-1]
+        dists[:, :2] *= 2
+        dists[:, 2, :L] = S.sum(axis=2)
     else:
         S = C
-        rows = C.sum(axis=2)
-        cols = C.sum(axis=1)
-    total = by_sum.sum(axis=1).astype(np.float64)
+        dists[:, 2, :L] = C.sum(axis=2)
+        dists[:, 3, :L] = C.sum(axis=1)
+        dists[:, 4] = by_dif
+    squares = np.einsum("nij,nij->n", S, S)  # exact in int64 for counts
+    # The cells' v log v: the rule and the code of _co_occurrence's compiled
+    # path, whose cell values are bounded by 2 max(C) too.
+    top = 2 * int(counts.max(initial=0))
+    if counts.dtype.kind in "iu" and _tally_cells(top, L):
+        return _haralick_stage(dists, squares, _tally_numpy(S, top), None, L)
+    return _haralick_stage(dists, squares, None, _xlogx_per_cell(S), L)
+
+
+def _haralick_stage(
+    dists: np.ndarray,
+    squares: np.ndarray,
+    cells: np.ndarray | None,
+    xlogx: np.ndarray | None,
+    levels: int,
+) -> np.ndarray:
+    """The floating-point part of :func:`_haralick`: the features from sums.
+
+    ``dists`` (n, 3 or 5, 2L - 1), not normalised: the sum distribution
+    (``i + j``), the ``|i - j|`` distribution and the row marginal, zero
+    beyond their length; for matrices that are not symmetric also the column
+    marginal and the signed difference distribution (column ``L - 1 + j - i``).
+    ``squares`` (n,): ``sum S**2``. The cells' ``sum S log10 S`` comes from
+    the tally ``cells[k, v]`` (the number of cells holding ``v``) or, without
+    a tally, is ``xlogx`` (n,). For a symmetric matrix the signed difference
+    ``j - i`` has mean 0, so its variance is the contrast and ``Correlat = 1 -
+    Contrast / (2 var_x)``.
+
+    Both code paths come here with the same integers (numpy's from
+    :func:`_haralick`, numba's from ``glcm_symmetric_histograms_loop``). The
+    logarithms are looked up in the same table (:func:`_log10_table`); then
+    the compiled ``haralick_stage_loop`` or :func:`_haralick_stage_numpy` does
+    the same operations in the same order, so the features are bit-identical.
+    """
+    n = dists.shape[0]
+    total = dists[:, 0].sum(axis=1)
+    integer = dists.dtype.kind in "iu"
+    table = _log10_table(int(total.max(initial=0))) if integer else None
+    with np.errstate(divide="ignore"):  # no pair: NaN features anyway
+        log_total = _log10_counts(total, table)
+    logc = _log10_counts(dists[:, :2], table)
+    total = total.astype(np.float64)
+    if cells is None:
+        cells = np.zeros((n, 0), dtype=np.int64)
+        vlogv = np.zeros(0)
+    else:
+        v = np.arange(cells.shape[1])
+        vlogv = v * _log10_counts(v, _log10_table(v.size - 1))
+        xlogx = np.zeros(n)
+    values, dif_weights = _level_vectors(levels)
+    values = values[: dists.shape[1]]
+    args = (dists, total, log_total, squares, cells, vlogv, xlogx, logc)
+    kernel = _kernels.compiled("haralick_stage_loop")
+    if kernel is None:
+        return _haralick_stage_numpy(*args, values, dif_weights)
+    out = np.empty((n, len(HARALICK_FEATURES)))
+    kernel(*args, values, dif_weights, out)
+    return out
+
+
+def _ordered_sum(terms: np.ndarray) -> np.ndarray:
+    """Sums over the last axis from the first term to the last, one at a time.
+
+    ``cumsum`` is defined term by term (``s[i] = s[i - 1] + x[i]``), unlike
+    ``sum`` (pairwise, with SIMD lanes): the order of the compiled loops.
+    """
+    return np.cumsum(terms, axis=-1)[..., -1]
+
+
+def _haralick_stage_numpy(
+    dists, total, log_total, squares, cells, vlogv, xlogx, logc, values, dif_weights
+) -> np.ndarray:
+    """The numpy twin of ``_kernels.haralick_stage_loop`` (see there)."""
+    L = dif_weights.shape[1]
     empty = total == 0
-    g, k, signed, ks, dif_weights = _level_vectors(L)
-
     with np.errstate(divide="ignore", invalid="ignore"):
-        norm = 1.0 / total
-        p_sum = by_sum * norm[:, None]  # index k - 2, k = i + j = 2 .. 2L (1-based)
-        p_dif = by_dif * norm[:, None]  # index L - 1 + (j - i)
-        px = rows * norm[:, None]
-        py = px if symmetrize else cols * norm[:, None]
-
-        mu_x = px @ g
-        var_x = np.einsum("nk,nk->n", px, (g - mu_x[:, None]) ** 2)
-        if symmetrize:
-            var_y = var_x
-        else:
-            mu_y = py @ g
-            var_y = np.einsum("nk,nk->n", py, (g - mu_y[:, None]) ** 2)
-
-        # |i - j| = k distribution from the signed one.
-        p_abs = p_dif[:, L - 1 :].copy()
-        p_abs[:, 1:] += p_dif[:, L - 2 :: -1]
-        mu_d, contrast, idm = (p_abs @ dif_weights).T
-        dif_var = np.einsum("nk,nk->n", p_abs, (k - mu_d[:, None]) ** 2)
-
-        # Correlation from var(Y - X) = var_x + var_y - 2 cov: centred sums
-        # only, so no cancellation of large means (1-based or not).
-        mean_s = p_dif @ signed
-        var_s = np.einsum("nk,nk->n", p_dif, (signed - mean_s[:, None]) ** 2)
-        scale = np.sqrt(var_x * var_y)
-        correlat = np.where(scale > 0, (var_x + var_y - var_s) / (2.0 * scale), np.nan)
-
-        # Both 1-D entropies in one pass.
-        xlogx = _xlogx(np.concatenate([p_sum, p_abs], axis=1))
-        sum_ent = -xlogx[:, : 2 * L - 1].sum(axis=1)
-        dif_ent = -xlogx[:, 2 * L - 1 :].sum(axis=1)
-        sum_avg = p_sum @ ks
+        p = dists / total[:, None, None]
+        # SumAverg, the mean |i - j|, mu_x (and mu_y, the mean of j - i).
+        means = _ordered_sum(p * values)
+        # SumEntrp and DifEntrp: -sum p log10 p, log10 p = log10 c - log10 N.
+        entropies = -_ordered_sum(p[:, :2] * (logc - log_total[:, None, None]))
+        if cells.shape[1]:
+            xlogx = _ordered_sum(cells * vlogv)
+        entropy = log_total - xlogx / total
         # Haralick's printed f7 centres on f8 (SumEntrp), as MaZda's manual.
-        sum_var = np.einsum("nk,nk->n", p_sum, (ks - sum_ent[:, None]) ** 2)
-
-        # Integer counts square and add exactly in int64 (at most (2 N)**2).
-        asm = np.einsum("nij,nij->n", S, S) * (norm * norm)
-        entropy = np.log10(total) - _xlogx_sum(S) * norm
+        centres = means.copy()
+        centres[:, 0] = entropies[:, 0]
+        # SumVarnc, DifVarnc, var_x (and var_y, var(j - i)): centred sums only.
+        spreads = _ordered_sum(p * np.square(values - centres[:, :, None]))
+        contrast, idm = _ordered_sum(p[:, 1:2, :L] * dif_weights).T
+        var_x = spreads[:, 2]
+        if p.shape[1] == 3:
+            correlat = np.where(var_x > 0, 1.0 - contrast / (2.0 * var_x), np.nan)
+        else:
+            # Correlation from var(Y - X) = var_x + var_y - 2 cov: no
+            # cancellation of large means (1-based or not).
+            var_y, var_s = spreads[:, 3], spreads[:, 4]
+            scale = np.sqrt(var_x * var_y)
+            correlat = np.where(
+                scale > 0, (var_x + var_y - var_s) / (2.0 * scale), np.nan
+            )
+        asm = squares / (total * total)  # one rounding of exact integer sums
 
     out = np.stack(
         [
@@ -515,12 +637,12 @@ def _haralick(counts: np.ndarray, levels: int, symmetrize: bool) -> np.ndarray:
             correlat,
             var_x,
             idm,
-            sum_avg,
-            sum_var,
-            sum_ent,
+            means[:, 0],
+            spreads[:, 0],
+            entropies[:, 0],
             entropy,
-            dif_var,
-            dif_ent,
+            spreads[:, 1],
+            entropies[:, 1],
         ],
         axis=1,
     )
@@ -767,15 +889,28 @@ def _co_occurrence(
 ) -> dict[str, float]:
     """:func:`co_occurrence_features` of a validated crop of levels (0 outside)."""
     labels, steps, names = _layout(distances)
-    kernel = _kernels.compiled("glcm_symmetric_features_loop")
+    kernel = _kernels.compiled("glcm_symmetric_histograms_loop")
     if kernel is None:
         counts = _padded_counts(work, mask_c, steps, levels)
         values = _haralick(counts, levels, symmetrize=True)
     else:
-        # Plain int32 matrices: a quarter of the padded layout's memory.
+        # Plain int32 matrices: a quarter of the padded layout's memory. The
+        # loop gives the integer sums of _haralick, and _haralick_stage turns
+        # them into the features as on the numpy path (bit-identical).
         L = levels
         counts = _compiled_counts(work, mask_c, steps, L, L, 0, L * L, np.int32)
-        values = np.empty((counts.shape[0], len(HARALICK_FEATURES)))
-        kernel(counts, L, L, 0, values)
+        n = counts.shape[0]
+        top = 2 * int(counts.max(initial=0))
+        tally = _tally_cells(top, L)
+        dists = np.zeros((n, 3, 2 * L - 1), dtype=np.int64)
+        squares = np.zeros(n, dtype=np.int64)
+        cells = np.zeros((n, top + 1 if tally else 0), dtype=np.int64)
+        kernel(counts, L, L, 0, dists, squares, cells)
+        if tally:
+            values = _haralick_stage(dists, squares, cells, None, L)
+        else:
+            C = counts.reshape(n, L, L)
+            xlogx = _xlogx_per_cell((C + C.transpose(0, 2, 1)).astype(np.int64))
+            values = _haralick_stage(dists, squares, None, xlogx, L)
     _warn_degenerate(values, labels, stacklevel=stacklevel)
     return dict(zip(names, values.ravel().tolist(), strict=True))

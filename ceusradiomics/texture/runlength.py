@@ -368,7 +368,9 @@ def _run_histograms(work, mask_c, levels) -> list[tuple[np.ndarray, np.ndarray]]
 
     With numba installed the counts come from one compiled pass per direction
     (:mod:`~ceusradiomics.texture._kernels`); otherwise from the vectorised
-    run detection below. Both give the same integers.
+    run detection below. Both give the same integers in arrays of the same
+    size (``by_length`` up to the longest line), so the features are the same
+    bit for bit.
     """
     kernel = _kernels.compiled("run_histograms_loop")
     if kernel is not None:
@@ -395,13 +397,17 @@ def _run_histograms_numpy(
     outside = np.flatnonzero(run_levels == levels)
     cut = np.searchsorted(starts, bounds)
     cut_out = np.searchsorted(outside, cut)
+    # Index = length, up to the longest line: the size of the compiled path's
+    # histograms, so that both paths give the features the same arrays.
+    size = max(work.shape) + 1
     histograms = []
     for k in range(len(RUN_LENGTH_DIRECTIONS)):
         lo, hi = cut[k], cut[k + 1]
-        by_length = np.bincount(lengths[lo:hi])
+        by_length = np.bincount(lengths[lo:hi], minlength=size)
         by_length -= np.bincount(
             lengths[outside[cut_out[k] : cut_out[k + 1]]], minlength=by_length.size
         )
+        by_length = by_length[:size]
         by_level = np.bincount(run_levels[lo:hi], minlength=levels + 1)[:levels]
         histograms.append((by_length, by_level))
     return histograms
