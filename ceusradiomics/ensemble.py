@@ -45,7 +45,7 @@ __all__ = ["RadiomicsScore", "StackingERClassifier", "make_study_pipeline"]
 DEEP_COLUMNS = r"_resnet50_"
 TEXTURE_COLUMNS = r"^(?!.*_resnet50_)"
 #: The columns of the records frame that the image extractors read.
-RECORD_COLUMNS = r"_(image|mask|frame)(_|$)"
+RECORD_COLUMNS = r"_(?:image|mask|frame)(?:_|$)"
 
 
 class _Columns:

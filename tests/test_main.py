@@ -29,11 +29,14 @@ def test_demo_summary_prints_the_cohort_table(capsys):
     assert main(["demo", "--n-lesions", "30", "--summary-only"]) == 0
     out = capsys.readouterr().out
     assert "30 lesions" in out
-    assert re.search(r"Number\s+21\s+9", out)  # stratified 7:3
-    assert "Cirrhosis" in out and "AFP" in out
+    # Table 1 by cohort, stratified 7:3: n overall, training, testing
+    assert re.search(r"^n\s+30\s+21\s+9", out, re.M)
+    assert "cirrhosis" in out and "afp_group" in out and "Welch" in out
 
 
-@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
+# 60 lesions: small folds and rare clinical levels rightly warn (one class in
+# a level, features kept by default, folds lowered).
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.CeusRadiomicsWarning")
 def test_demo_runs_the_study_and_writes_every_file(capsys, tmp_path):
     out = tmp_path / "demo"
     code = main(
@@ -64,11 +67,25 @@ def test_demo_runs_the_study_and_writes_every_file(capsys, tmp_path):
         "calibration.png",
         "decision_curves.png",
         "lasso_coefficients.png",
+        "nomogram.png",
+        "table1.csv",
+        "table1_er.csv",
+        "odds_ratios.csv",
     ]:
         assert (out / name).stat().st_size > 0, name
     table2 = pd.read_csv(out / "table2.csv")
-    assert len(table2) == 6
-    assert set(table2["model"]) == {"Radiomics", "ResNet50", "Deep learning radiomics"}
+    assert len(table2) == 12
+    assert set(table2["model"]) == {
+        "Clinical",
+        "Radiomics",
+        "ResNet-50 (random weights)",
+        "Imaging stack",
+        "Clinical + imaging stack",
+        "Radiomics nomogram",
+    }
+    delong = pd.read_csv(out / "delong.csv")
+    assert "Imaging stack vs Clinical" in set(delong["comparison"])
+    assert "Clinical factors, training cohort" in printed
     assert table2["AUC"].between(0, 1).all()
     assert "## Table 2" in (out / "report.md").read_text()
 

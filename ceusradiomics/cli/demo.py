@@ -233,7 +233,16 @@ def run_demo(
     print(f"  built in {time.perf_counter() - start:.1f} s")
     print()
     table1 = cohort_table(y, clinical, split)
-    print(table1)
+    clinical_tables = None
+    if clinical is not None:
+        clinical_tables = _table_one(clinical, y, split)
+        print("Table 1. Characteristics of the training and testing cohorts")
+        print(_text(clinical_tables["by_split"]))
+        print()
+        print("Table 1b. Characteristics by early recurrence (whole cohort)")
+        print(_text(clinical_tables["by_er"]))
+    else:
+        print(table1)
     if summary_only:
         return 0
 
@@ -254,7 +263,36 @@ def run_demo(
         quiet=quiet,
         source=source,
         texture_params=texture_params or {},
+        clinical=clinical,
+        clinical_tables=clinical_tables,
     )
+
+
+#: The clinical factors of the study's Table 1 given to the clinical model
+#: (size_group is size_cm cut at 5 cm: one of the two is enough).
+CLINICAL_FACTORS = ("age", "sex", "size_cm", "hepatitis", "cirrhosis", "afp_group")
+
+
+def _table_one(clinical: pd.DataFrame, y: pd.Series, split: pd.Series) -> dict:
+    """Table 1 with its tests: training vs testing, and ER vs no ER."""
+    from ceusradiomics.clinical import table_one
+
+    cohort = split.map({"train": "training", "test": "testing"})
+    cohort = pd.Categorical(cohort, categories=["training", "testing"])
+    return {
+        "by_split": table_one(clinical.assign(cohort=cohort), "cohort"),
+        "by_er": table_one(clinical.assign(ER=y.to_numpy()), "ER"),
+    }
+
+
+def _text(frame: pd.DataFrame) -> str:
+    shown = frame.copy()
+    if "p-value" in shown:
+        shown["p-value"] = [
+            "" if pd.isna(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+            for p in shown["p-value"]
+        ]
+    return shown.astype(object).where(shown.notna(), "").to_string()
 
 
 def _available_weights(weights: str | None) -> tuple[str | None, str | None]:
@@ -298,8 +336,16 @@ def _study(
     quiet,
     source,
     texture_params,
+    clinical=None,
+    clinical_tables=None,
 ):
-    """Fit the three models on the training split and report them like Table 2."""
+    """Fit the models on the training split and report them like Table 2.
+
+    With a clinical table: the clinical model (univariable screen ->
+    multivariable logistic), radiomics, ResNet-50, the imaging stack, the
+    clinical + imaging stack and the radiomics nomogram; without one, the
+    study's three models.
+    """
     from ceusradiomics.ensemble import StackingERClassifier, make_study_pipeline
     from ceusradiomics.metrics import (
         binary_report,
@@ -312,6 +358,12 @@ def _study(
     if note:
         print(f"Note: {note}.")
     common = {"phases": phases, "random_state": random_state, "verbose": not quiet}
+    factors = None
+    if clinical is not None:
+        factors = [c for c in CLINICAL_FACTORS if c in clinical.columns]
+        # Clinical factors travel in the records frame; the extractors ignore
+        # the columns that are not theirs.
+        X = X.join(clinical[factors])
     stack = StackingERClassifier(
         estimators=[
             (
@@ -332,6 +384,7 @@ def _study(
             ),
         ],
         random_state=random_state,
+        clinical_columns=factors,
     )
     X_train, y_train = X.loc[train], y.loc[train]
     X_test, y_test = X.loc[test], y.loc[test]
@@ -344,15 +397,41 @@ def _study(
         # Training scores are out-of-fold (a refitted forest scores its own
         # training lesions perfectly); the threshold is chosen on them.
         proba = {
-            "train": stack.oof_proba_,
+            "train": stack.oof_proba_.copy(),
             "test": stack.branch_predict_proba(X_test),
         }
+        clinical_model = nomogram = None
+        if factors:
+            clinical_model = stack.named_estimators_["clinical"][-1]
+            _imaging_stack(proba, y_train, random_state)
+            nomogram = _nomogram(
+                proba,
+                X_train,
+                y_train,
+                X_test,
+                list(clinical_model.selected_),
+                phases=phases,
+                readers=readers,
+                random_state=random_state,
+                texture_params=texture_params,
+            )
     seconds = time.perf_counter() - start
-    names = {
-        "radiomics": "Radiomics",
-        "deep": "ResNet50",
-        "stack": "Deep learning radiomics",
-    }
+    network = "ResNet-50" + (" (random weights)" if weights is None else "")
+    if factors:
+        names = {
+            "clinical": "Clinical",
+            "radiomics": "Radiomics",
+            "deep": network,
+            "imaging": "Imaging stack",
+            "stack": "Clinical + imaging stack",
+            "nomogram": "Radiomics nomogram",
+        }
+    else:
+        names = {
+            "radiomics": "Radiomics",
+            "deep": network,
+            "stack": "Deep learning radiomics",
+        }
     labels = {"train": y_train, "test": y_test}
 
     rows = []
@@ -378,16 +457,24 @@ def _study(
                 }
             )
     table2 = pd.DataFrame(rows)
+    # The combined model against its parts; with a clinical model, every
+    # imaging model against it (does imaging add to the clinical factors?).
+    pairs = [("stack", key) for key in ("radiomics", "deep")]
+    if factors:
+        pairs = [("imaging", "radiomics"), ("imaging", "deep")] + [
+            (key, "clinical")
+            for key in ("radiomics", "deep", "imaging", "stack", "nomogram")
+        ]
     tests = []
     for cohort in ("train", "test"):
-        for key in ("radiomics", "deep"):
+        for first, second in pairs:
             result = delong_test(
-                labels[cohort], proba[cohort]["stack"], proba[cohort][key]
+                labels[cohort], proba[cohort][first], proba[cohort][second]
             )
             tests.append(
                 {
                     "cohort": "Training" if cohort == "train" else "Testing",
-                    "comparison": f"{names['stack']} vs {names[key]}",
+                    "comparison": f"{names[first]} vs {names[second]}",
                     "AUC difference": result.difference,
                     "z": result.z,
                     "p": result.p_value,
@@ -407,22 +494,42 @@ def _study(
     score_terms = _score_formula(radiomics)
     print(f"  radiomics score = {score_terms}")
     print()
+    odds = None
+    if clinical_model is not None:
+        odds = _odds_ratio_table(clinical_model)
+        print()
+        print(
+            "Clinical factors, training cohort: univariable and multivariable "
+            "logistic regression (odds ratio, 95% CI, Wald p)"
+        )
+        print(odds.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        lr = nomogram[-1]
+        print(
+            "  radiomics nomogram: radiomics score + "
+            + ", ".join(lr.selected_[1:] if len(lr.selected_) > 1 else ["nothing"])
+        )
+    print()
     print(
-        "Table 2. Performance of the three models (training: 5-fold out-of-fold "
-        "scores; threshold: Youden on them)"
+        f"Table 2. Performance of the {len(names)} models (training: 5-fold "
+        "out-of-fold scores; threshold: Youden on them)"
     )
     print(_format_table2(table2))
     print()
-    print("DeLong test, combined model vs each single model")
+    print("DeLong tests of correlated AUCs")
     print(delong.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
     out.mkdir(parents=True, exist_ok=True)
     table2.to_csv(out / "table2.csv", index=False)
     delong.to_csv(out / "delong.csv", index=False)
+    if clinical_tables is not None:
+        clinical_tables["by_split"].to_csv(out / "table1.csv")
+        clinical_tables["by_er"].to_csv(out / "table1_er.csv")
+    if odds is not None:
+        odds.to_csv(out / "odds_ratios.csv", index=False)
     pd.concat({c: p for c, p in proba.items()}, names=["cohort"]).to_csv(
         out / "predictions.csv"
     )
-    figures = _figures(out, labels, proba, names, radiomics, deep)
+    figures = _figures(out, labels, proba, names, radiomics, deep, nomogram, X_train)
     _write_report(
         out / "report.md",
         source=source,
@@ -433,13 +540,94 @@ def _study(
         score=score_terms,
         figures=figures,
         note=note,
+        clinical_tables=clinical_tables,
+        odds=odds,
     )
+    written = ["table2.csv", "delong.csv", "predictions.csv", "report.md"]
+    if clinical_tables is not None:
+        written += ["table1.csv", "table1_er.csv", "odds_ratios.csv"]
     print()
-    print(
-        f"Wrote {out}/: table2.csv, delong.csv, predictions.csv, report.md, "
-        + ", ".join(figures)
-    )
+    print(f"Wrote {out}/: " + ", ".join(written + figures))
     return 0
+
+
+def _imaging_stack(proba: dict, y_train, random_state) -> None:
+    """Add the imaging-only stack (radiomics + ResNet-50) to `proba`.
+
+    The same late fusion as the stack's, on the two imaging branches'
+    out-of-fold scores: a logistic regression fitted on them (test scores)
+    and cross-validated on them with the stack's folds (training scores).
+    The branches are the ones already fitted, so this costs no refit.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    columns = ["radiomics", "deep"]
+    train = proba["train"][columns].to_numpy()
+    meta = LogisticRegression().fit(train, y_train)
+    proba["test"]["imaging"] = meta.predict_proba(proba["test"][columns].to_numpy())[
+        :, 1
+    ]
+    folds = StratifiedKFold(5, shuffle=True, random_state=random_state)
+    proba["train"]["imaging"] = cross_val_predict(
+        LogisticRegression(), train, y_train, cv=folds, method="predict_proba"
+    )[:, 1]
+
+
+def _nomogram(
+    proba,
+    X_train,
+    y_train,
+    X_test,
+    factors,
+    *,
+    phases,
+    readers,
+    random_state,
+    texture_params,
+):
+    """Fit the radiomics nomogram; add its scores (training: out-of-fold)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from ceusradiomics.ensemble import make_study_pipeline
+
+    model = make_study_pipeline(
+        "nomogram",
+        phases=phases,
+        readers=readers,
+        random_state=random_state,
+        texture_params=texture_params,
+        clinical_columns=factors,
+    )
+    folds = StratifiedKFold(5, shuffle=True, random_state=random_state)
+    proba["train"]["nomogram"] = cross_val_predict(
+        clone(model), X_train, y_train, cv=folds, method="predict_proba"
+    )[:, 1]
+    model.fit(X_train, y_train)
+    proba["test"]["nomogram"] = model.predict_proba(X_test)[:, 1]
+    return model
+
+
+def _odds_ratio_table(model) -> pd.DataFrame:
+    """Univariable and multivariable odds ratios side by side, per term."""
+
+    def formatted(table):
+        return pd.DataFrame(
+            {
+                "OR (95% CI)": [
+                    f"{r.odds_ratio:.2f} ({r.ci_lower:.2f}-{r.ci_upper:.2f})"
+                    for r in table.itertuples()
+                ],
+                "p": table["p_value"].to_numpy(),
+            },
+            index=table.index,
+        )
+
+    uni = formatted(model.univariable_)
+    multi = formatted(model.multivariable_)
+    joined = uni.join(multi, lsuffix=" univariable", rsuffix=" multivariable")
+    return joined.reset_index(names="term")
 
 
 def _selection_counts(pipeline) -> list[tuple[str, int]]:
@@ -497,7 +685,9 @@ def _format_table2(table2: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
-def _figures(out, labels, proba, names, radiomics, deep) -> list[str]:
+def _figures(
+    out, labels, proba, names, radiomics, deep, nomogram=None, X_train=None
+) -> list[str]:
     """The study's figures as PNG files; none when matplotlib is missing."""
     try:
         import matplotlib
@@ -516,9 +706,10 @@ def _figures(out, labels, proba, names, radiomics, deep) -> list[str]:
 
     written = []
 
-    def save(fig, name):
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=120)
+    def save(fig, name, layout=True):
+        if layout:
+            fig.tight_layout()
+        fig.savefig(out / name, dpi=120, bbox_inches=None if layout else "tight")
         plt.close(fig)
         written.append(name)
 
@@ -559,11 +750,33 @@ def _figures(out, labels, proba, names, radiomics, deep) -> list[str]:
         more = f" (20 largest of {len(coef)})" if len(coef) > 20 else ""
         ax.set_title(f"{title}: LASSO coefficients{more}")
     save(fig, "lasso_coefficients.png")
+
+    if nomogram is not None:
+        from ceusradiomics.plotting import NomogramDisplay
+
+        # The score is an axis of its own: the model on what it sees.
+        display = NomogramDisplay.from_estimator(
+            nomogram[-1], nomogram[:-1].transform(X_train)
+        )
+        display.ax_.set_title("Radiomics nomogram (training cohort)")
+        # The display lays out its own rows (tight_layout cannot).
+        save(display.figure_, "nomogram.png", layout=False)
     return written
 
 
 def _write_report(
-    path, *, source, table1, table2, delong, counts, score, figures, note
+    path,
+    *,
+    source,
+    table1,
+    table2,
+    delong,
+    counts,
+    score,
+    figures,
+    note,
+    clinical_tables=None,
+    odds=None,
 ):
     lines = [
         "# CEUS deep-learning radiomics: study reproduction",
@@ -574,17 +787,34 @@ def _write_report(
     ]
     if note:
         lines += ["", f"Note: {note}."]
-    lines += [
-        "",
-        "## Table 1",
-        "",
-        "```",
-        table1,
-        "```",
-        "",
-        "## Feature selection",
-        "",
-    ]
+    if clinical_tables is None:
+        lines += ["", "## Table 1", "", "```", table1, "```"]
+    else:
+        from ceusradiomics.clinical import markdown_table
+
+        lines += [
+            "",
+            "## Table 1. Training and testing cohorts",
+            "",
+            markdown_table(clinical_tables["by_split"]),
+            "",
+            "## Table 1b. By early recurrence",
+            "",
+            markdown_table(clinical_tables["by_er"]),
+        ]
+    if odds is not None:
+        lines += [
+            "",
+            "## Clinical factors (training cohort)",
+            "",
+            "Univariable logistic regression of each factor, then the factors "
+            "with p < 0.05 in one multivariable model: the clinical model.",
+            "",
+            "```",
+            odds.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
+            "```",
+        ]
+    lines += ["", "## Feature selection", ""]
     for branch, steps in zip(("Radiomics", "Deep"), counts, strict=True):
         lines.append(f"- {branch}: " + " -> ".join(f"{n} ({s})" for s, n in steps))
     lines += [
