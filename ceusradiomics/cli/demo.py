@@ -758,7 +758,6 @@ def _figures(
         display = NomogramDisplay.from_estimator(
             nomogram[-1], nomogram[:-1].transform(X_train)
         )
-        display.ax_.set_title("Radiomics nomogram (training cohort)")
         # The display lays out its own rows (tight_layout cannot).
         save(display.figure_, "nomogram.png", layout=False)
     return written
