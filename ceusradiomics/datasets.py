@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from scipy import fft as sp_fft
-from scipy import ndimage
+from scipy import ndimage, special
 from scipy.spatial.distance import pdist
 
 from ceusradiomics.perfusion import (
@@ -79,7 +79,96 @@ _POSNEG = pd.CategoricalDtype(["negative", "positive"])
 _AFP_GROUP = pd.CategoricalDtype(["<20", "20-400", ">400"], ordered=True)
 # P(AFP group | ER): ER tumours more often secrete AFP > 400 ng/ml.  The
 # mixture over 68/172 ER reproduces the study's marginal 32% / 23% / 45%.
+# clinical_effect scales the log odds ratios between the two rows.
 _AFP_PROBS = {0: (0.37, 0.24, 0.39), 1: (0.25, 0.22, 0.53)}
+
+
+class _Shift(NamedTuple):
+    """A latent Gaussian attribute ``mean + shift * e * y + sd * z``, clipped.
+
+    `e` is the attribute's effect parameter of :func:`make_ceus_cohort` (1 by
+    default), `y` the ER label and `z` a standard-normal draw of the lesion;
+    the images show the value clipped to ``[low, high]``.
+    """
+
+    mean: float
+    shift: float
+    sd: float
+    low: float = -np.inf
+    high: float = np.inf
+
+    def latent(self, effect_y: float, z: float) -> float:
+        # The order of the operations is that of the original expressions
+        # (mean + shift * y + sd * z), so the default cohort keeps its bits.
+        return self.mean + self.shift * effect_y + self.sd * z
+
+
+# The generating model of ER (Notes of make_ceus_cohort).  Size: the lesion's
+# log equivalent radius in pixels at the 256-pixel reference (clipped to
+# 20..75 px).  Texture: image attributes that do not involve size.  Cine: the
+# lesion's time-intensity curve (only with cine=True), scaled like texture.
+_SIZE_MODEL = {
+    "log_radius": _Shift(np.log(40.0), 0.25, 0.30, np.log(20.0), np.log(75.0))
+}
+_TEXTURE_MODEL = {
+    "irregularity": _Shift(0.055, 0.025, 0.03, 0.01, 0.18),
+    "heterogeneity_db": _Shift(2.5, 1.0, 1.2, 0.5, 7.0),
+    "washout_db": _Shift(-1.5, -2.0, 2.5),
+}
+_CINE_MODEL = {
+    "t0": _Shift(14.0, -1.0, 2.0, 8.0, 22.0),
+    "log_ttp": _Shift(np.log(11.0), -0.25, 0.2, np.log(4.0), np.log(30.0)),
+    "sigma": _Shift(0.85, -0.15, 0.1, 0.35, 1.3),
+}
+# P(necrotic patches | ER) as (present, absent); texture_effect scales the log
+# odds ratio.  0.1 + 0.25 is the probability the cohort has always used.
+_NECROSIS_PROBS = {0: (0.1, 0.9), 1: (0.1 + 0.25, 1.0 - (0.1 + 0.25))}
+
+
+class _Effects(NamedTuple):
+    """The effect parameters of :func:`make_ceus_cohort` (1 = the defaults)."""
+
+    size: float = 1.0
+    clinical: float = 1.0
+    texture: float = 1.0
+
+
+_DEFAULT_EFFECTS = _Effects()
+
+
+def _category_probs(probs: dict, er: int, effect: float) -> np.ndarray:
+    """P(category | ER) with the log odds ratios of ``probs`` scaled by `effect`.
+
+    An exponential tilt of the no-ER probabilities towards the ER ones,
+    ``p0 ** (1 - effect) * p1 ** effect`` normalised, so ``log(p / p0)`` is
+    ``effect`` times the tabulated log odds ratio (up to the normalising
+    constant). At ``effect=1`` the ER row is returned as tabulated, bit for bit.
+    """
+    p0 = np.asarray(probs[0], dtype=float)
+    if er == 0:
+        return p0
+    p1 = np.asarray(probs[1], dtype=float)
+    if effect == 1.0:
+        return p1
+    weights = p0 ** (1.0 - effect) * p1**effect
+    return weights / weights.sum()
+
+
+def _gaussian_llr(model: _Shift, x: float, effect: float) -> float:
+    """log p(shown value | ER) - log p(shown value | no ER) of one attribute.
+
+    `x` is the latent (unclipped) value; the images show it clipped, so a
+    value beyond a bound is censored: its likelihood is the Gaussian tail
+    mass beyond that bound, as for a Tobit model.
+    """
+    delta = model.shift * effect
+    if x <= model.low:
+        u = (model.low - model.mean) / model.sd
+        return float(special.log_ndtr(u - delta / model.sd) - special.log_ndtr(u))
+    if x >= model.high:
+        u = (model.high - model.mean) / model.sd
+        return float(special.log_ndtr(delta / model.sd - u) - special.log_ndtr(-u))
+    return float(delta * (x - model.mean - 0.5 * delta) / model.sd**2)
 
 
 def make_ceus_cohort(
@@ -92,10 +181,16 @@ def make_ceus_cohort(
     cine_frame_rate: float = 1.0,
     cine_duration: float = 180.0,
     cine_size: int = 64,
+    size_effect: float = 1.0,
+    clinical_effect: float = 1.0,
+    texture_effect: float = 1.0,
+    clinical_in_X: bool = False,
+    return_risk: bool = False,
     random_state: int | np.random.Generator | np.random.RandomState | None = 0,
 ) -> (
     tuple[pd.DataFrame, pd.Series, pd.DataFrame]
     | tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.DataFrame]
+    | tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.DataFrame, pd.DataFrame]
 ):
     r"""Generate a synthetic CEUS cohort of hepatocellular carcinomas.
 
@@ -104,10 +199,13 @@ def make_ceus_cohort(
     images, with the primary reader's region of interest (ROI) on each, and a
     second reader's ROIs on a random subset of the lesions, as in the study
     [1]_. The outcome, early recurrence (ER), shifts the lesion size, its
-    internal heterogeneity, its margin irregularity and its portal wash-out,
-    each with a large overlap between the classes, so that a model built on
-    ROI features reaches the study's modest AUCs (about 0.75 to 0.9), not a
-    perfect separation.
+    internal heterogeneity, its margin irregularity, its necrosis and its
+    portal wash-out, and the AFP group of the clinical table, each with a
+    large overlap between the classes. The generating model is documented as
+    a table of effect sizes (Notes), with one parameter per part of the ER
+    risk (size, the other clinical factors, the size-independent image
+    texture), and the true risk of each lesion under it is returned on
+    request (`return_risk`).
 
     Parameters
     ----------
@@ -137,6 +235,33 @@ def make_ceus_cohort(
     cine_size : int, default=64
         Side of the square cine frames in pixels (same 12.8 cm field of
         view), at least 32.
+    size_effect : float, default=1.0
+        Scales the label's shift of the lesion size (the log equivalent
+        radius, hence ``size_cm`` and ``size_group``): 0 draws ER and non-ER
+        lesions from the same size distribution, 2 doubles the shift.
+    clinical_effect : float, default=1.0
+        Scales the log odds ratios of the AFP groups between ER and non-ER
+        patients. The other clinical factors (age, sex, hepatitis, cirrhosis)
+        are independent of ER whatever its value.
+    texture_effect : float, default=1.0
+        Scales the label's effect on every image attribute that does not
+        involve size: margin irregularity, AP heterogeneity, the log odds
+        ratio of necrosis, PP wash-out and, with ``cine=True``, the lesion's
+        time-intensity curve. With 0 the images carry no information about
+        ER beyond the lesion's size ("imaging adds nothing"); above 1 they
+        carry more ("imaging adds a lot"). The defaults 1.0 of the three
+        effects are the documented effect sizes of the Notes, the study's
+        premise that imaging carries information beyond size; they reproduce
+        the cohort of earlier versions bit for bit. Any finite value is
+        accepted (a negative one reverses the effect).
+    clinical_in_X : bool, default=False
+        Also join the clinical columns to `X` (``X.join(clinical)``), the
+        records frame that carries them to clinical models; the image
+        extractors ignore columns that are not theirs. `clinical` is
+        returned as well.
+    return_risk : bool, default=False
+        Also return the true risk of ER of each lesion and its log odds split
+        by part, as the last value (see Notes).
     random_state : int, Generator, RandomState or None, default=0
         Seed of the cohort. An int gives the same cohort on every call; a
         generator is used once to draw such a seed; None draws fresh entropy.
@@ -151,7 +276,9 @@ def make_ceus_cohort(
         ``AP_mask_r2``, ``PP_mask_r2``. Images are ``uint8`` arrays of shape
         ``(image_size, image_size)``, like the BMP/PNG exports that MaZda
         reads; masks are ``bool`` arrays of the same shape. The ``_r2``
-        cells are None for lesions without a second reading.
+        cells are None for lesions without a second reading. With
+        ``clinical_in_X=True`` the columns of `clinical` follow (after the
+        ``CEUS_*`` columns of a cine cohort).
     y : pandas.Series
         Early recurrence (1) or not (0), ``int``, named ``"ER"``, indexed
         like `X`.
@@ -174,6 +301,13 @@ def make_ceus_cohort(
         ``reference_offset``, ..., ``reference_t0``). Amplitudes are in
         linearised echo power relative to the top of the 60 dB display, the
         unit of ``PerfusionExtractor(linearize="log", dynamic_range_db=60)``.
+    risk : pandas.DataFrame
+        Only with ``return_risk=True``, last: indexed like `X`, column
+        ``risk``, the posterior probability of ER given the lesion's
+        generating attributes, and its log odds split into ``logit_prior``
+        (the same on every row), ``logit_size``, ``logit_clinical``,
+        ``logit_texture`` and, with ``cine=True``, ``logit_cine``; the
+        ``logit_*`` columns add up to ``logit(risk)``.
 
     See Also
     --------
@@ -222,17 +356,21 @@ def make_ceus_cohort(
     ==========================  ==============================================
     attribute                   model
     ==========================  ==============================================
-    equivalent radius (px)      :math:`\exp(\ln 40 + 0.25 y + 0.3 z)`,
+    equivalent radius (px)      :math:`\exp(\ln 40 + 0.25 s y + 0.3 z)`,
                                 clipped to 20..75
-    margin irregularity irr     :math:`0.055 + 0.025 y + 0.03 z`, clipped
+    margin irregularity irr     :math:`0.055 + 0.025 t y + 0.03 z`, clipped
                                 to 0.01..0.18
-    AP heterogeneity (dB std)   :math:`2.5 + 1.0 y + 1.2 z`, clipped to
+    AP heterogeneity (dB std)   :math:`2.5 + 1.0 t y + 1.2 z`, clipped to
                                 0.5..7
-    P(necrotic patches)         :math:`0.1 + 0.25 y`
-    PP wash-out (dB vs liver)   :math:`-1.5 - 2 y + 2.5 z`
+    P(necrotic patches)         0.1 without ER, 0.35 with ER at
+                                :math:`t = 1` (odds ratio :math:`4.85^t`)
+    PP wash-out (dB vs liver)   :math:`-1.5 - 2 t y + 2.5 z`
     AP enhancement (dB)         :math:`10 + 2.5 z`
     US echogenicity (dB)        :math:`-3.5 + 2.5 z`, clipped to -10..1
     ==========================  ==============================================
+
+    with :math:`s` = `size_effect` and :math:`t` = `texture_effect` (both 1
+    by default).
 
     Each image also has its own random gain, N(0, 1.5) dB, as operators set
     the scanner differently.
@@ -246,7 +384,8 @@ def make_ceus_cohort(
     whole years, 85% male, hepatitis 93% and cirrhosis 75% positive,
     independent of ER; ``size_cm`` is the maximum (Feret) diameter of the
     lesion at the stated pixel spacing, rounded to 0.1 cm; the AFP group
-    depends mildly on ER (P(>400) 0.53 with ER, 0.39 without).
+    depends mildly on ER (P(<20, 20-400, >400) = 0.37, 0.24, 0.39 without
+    ER and, at ``clinical_effect=1``, 0.25, 0.22, 0.53 with ER).
 
     **Cine loops** (``cine=True``). Columns ``CEUS_cine`` (a tuple
     ``(frames, times)``: ``uint8`` frames of shape ``(n, cine_size,
@@ -273,10 +412,10 @@ def make_ceus_cohort(
     ==========================  ==============================================
     lesion curve                model
     ==========================  ==============================================
-    arrival :math:`t_0` (s)     :math:`14 - y + 2z`, clipped to 8..22
-    arrival to peak (s)         :math:`\exp(\ln 11 - 0.25 y + 0.2 z)`,
+    arrival :math:`t_0` (s)     :math:`14 - t y + 2z`, clipped to 8..22
+    arrival to peak (s)         :math:`\exp(\ln 11 - 0.25 t y + 0.2 z)`,
                                 clipped to 4..30
-    :math:`\sigma` (wash-out)   :math:`0.85 - 0.15 y + 0.1 z`, clipped to
+    :math:`\sigma` (wash-out)   :math:`0.85 - 0.15 t y + 0.1 z`, clipped to
                                 0.35..1.3
     peak (dB above the floor)   :math:`28 +` the AP enhancement above,
                                 clipped to 30..46
@@ -289,14 +428,81 @@ def make_ceus_cohort(
     1 frame/s, 3-minute loop weighs 0.74 MB, 127 MB for the 172 lesions;
     the memory grows as ``cine_size**2 * cine_frame_rate * cine_duration``.
 
+    **Generating model of ER.** The label is drawn first (an exact count);
+    each attribute that depends on it is then drawn from its class's
+    distribution, independently of the others given the label. Per unit of
+    :math:`y`, at effect 1 (the defaults; the shift of each Gaussian
+    attribute is multiplied by its effect parameter, a log odds ratio of a
+    categorical one too):
+
+    ====================  ==================  ===============================
+    attribute             effect parameter    effect of ER (SMD: shift / SD)
+    ====================  ==================  ===============================
+    log radius            `size_effect`       +0.25 (radius x 1.28), SMD 0.83
+    AFP group             `clinical_effect`   odds ratio vs ``<20``: 1.36
+                                              (``20-400``), 2.01 (``>400``)
+    margin irregularity   `texture_effect`    +0.025, SMD 0.83
+    AP heterogeneity      `texture_effect`    +1.0 dB, SMD 0.83
+    necrotic patches      `texture_effect`    odds ratio 4.85 (0.10 -> 0.35)
+    PP wash-out           `texture_effect`    -2.0 dB, SMD -0.80
+    cine :math:`t_0`      `texture_effect`    -1 s, SMD -0.50
+    cine log TTP          `texture_effect`    -0.25, SMD -1.25
+    cine :math:`\sigma`   `texture_effect`    -0.15, SMD -1.50
+    ====================  ==================  ===============================
+
+    An SMD of 0.83 alone separates the classes with an AUC of
+    :math:`\Phi(0.83 / \sqrt 2) = 0.72`. Nothing else depends on ER: age,
+    sex, hepatitis, cirrhosis, the AP enhancement, the US echogenicity, the
+    halo, the outline's shape and position, the gains, the vessels and the
+    liver's curve are drawn alike in both classes. So with
+    ``texture_effect=0`` the images (and the cine loops) depend on the label
+    only through the lesion's radius, and with ``size_effect=0`` too they do
+    not depend on it at all. ``size_cm``, the Feret diameter of the outline,
+    also grows a little with the margin irregularity (lobulated outlines
+    reach further), so it carries a small part of the texture effect.
+
+    **True risk** (``return_risk=True``). By Bayes' rule, the log odds of ER
+    of a lesion given its attributes is the prior log odds plus one
+    log-likelihood ratio per attribute,
+
+    .. math::
+
+        \operatorname{logit} P(y = 1 \mid a) = \ln\frac{\pi}{1 - \pi}
+        + \sum_j \ln\frac{p(a_j \mid y = 1)}{p(a_j \mid y = 0)},
+
+    with :math:`\pi` = ``n_ER / n_lesions`` (``er_fraction`` up to the
+    rounding of the count; the labels are a random permutation, so each
+    lesion's label is 1 with that probability): ``logit_prior``. The
+    log-likelihood ratios are summed by part: ``logit_size`` (the log
+    radius), ``logit_clinical`` (the AFP group), ``logit_texture`` (margin
+    irregularity, AP heterogeneity, necrosis, PP wash-out) and, with
+    ``cine=True``, ``logit_cine`` (:math:`t_0`, log TTP, :math:`\sigma`;
+    so the risk of a cine cohort is the one given its loops too). A Gaussian
+    attribute within its clip bounds contributes :math:`\delta (x - m -
+    \delta / 2) / \tau^2`, with :math:`x` its value, :math:`m` its mean
+    without ER, :math:`\delta` its scaled shift and :math:`\tau` its SD;
+    one clipped at a bound (the images show the bound) contributes the log
+    ratio of the Gaussian tail masses beyond that bound, so the risk is the
+    posterior given the values the images show, not the unclipped draws. A
+    categorical attribute contributes :math:`\ln p_1(k) / p_0(k)`. The risk
+    is the Bayes-optimal prediction from the generating attributes; a model
+    fitted to the images and the clinical table sees those attributes only
+    through speckle, readers' outlines and the rounding of ``size_cm``, so
+    it can approach it but, in expectation, not beat it. With the defaults
+    its AUC is about 0.89 (about 0.72 for ``logit_size`` alone, 0.58 for
+    ``logit_clinical``, 0.73 for the two together and 0.86 for
+    ``logit_texture``): a consequence of the effect sizes above,
+    not a target they were tuned to.
+
     **Randomness.** ``random_state`` gives a root entropy. The ER labels and
     the second-reader subset come from the stream ``SeedSequence(entropy,
     spawn_key=(0,))``; lesion ``i`` draws everything else from
     ``SeedSequence(entropy, spawn_key=(1, i))`` split into four streams
     (geometry and levels, image noise, second reader, clinical). Lesion
-    ``i``'s standard-normal draws therefore do not depend on ``n_lesions``
-    or on the other lesions; its label (from the cohort-level permutation)
-    only shifts the attributes above. The cine of lesion ``i`` draws from
+    ``i``'s standard-normal draws therefore do not depend on ``n_lesions``,
+    on the other lesions or on the effect parameters; its label (from the
+    cohort-level permutation) only shifts the attributes above, by the
+    effects. The cine of lesion ``i`` draws from
     ``SeedSequence(entropy, spawn_key=(2, i))``, so asking for it changes no
     other value.
 
@@ -332,6 +538,19 @@ def make_ceus_cohort(
     3
     >>> list(clinical.columns)
     ['age', 'sex', 'size_cm', 'size_group', 'hepatitis', 'cirrhosis', 'afp_group']
+
+    "Imaging adds nothing": the images depend on ER through the size only, and
+    the true risk has no texture part.
+
+    >>> X, y, clinical, risk = make_ceus_cohort(
+    ...     8, image_size=64, texture_effect=0.0, return_risk=True, random_state=0
+    ... )
+    >>> list(risk.columns)
+    ['risk', 'logit_prior', 'logit_size', 'logit_clinical', 'logit_texture']
+    >>> bool((risk["logit_texture"] == 0).all())
+    True
+    >>> make_ceus_cohort(8, image_size=64, clinical_in_X=True)[0].shape
+    (8, 16)
     """
     n_lesions, er_fraction, image_size, second_reader_fraction = _check_params(
         n_lesions, er_fraction, image_size, second_reader_fraction
@@ -342,6 +561,10 @@ def make_ceus_cohort(
         )
     elif not isinstance(cine, (bool, np.bool_)):
         raise TypeError(f"cine must be a bool; got {cine!r}.")
+    effects = _check_effects(size_effect, clinical_effect, texture_effect)
+    for name, value in (("clinical_in_X", clinical_in_X), ("return_risk", return_risk)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool; got {value!r}.")
     entropy = _root_entropy(random_state)
     size = image_size
     scale = size / _REF_SIZE
@@ -358,15 +581,16 @@ def make_ceus_cohort(
     scanner = _Scanner(size)
     width = len(str(n_lesions))
     ids = pd.Index([f"L{i + 1:0{width}d}" for i in range(n_lesions)], name="lesion_id")
-    records, clinical_rows, truth_rows = [], [], []
+    records, clinical_rows, truth_rows, risk_rows = [], [], [], []
     for i in range(n_lesions):
         streams = np.random.SeedSequence(entropy, spawn_key=(1, i)).spawn(4)
         rng_lesion, rng_noise, rng_reader, rng_clin = map(
             np.random.default_rng, streams
         )
         # Clinical first: cirrhosis changes the liver texture in the images.
-        clin = _draw_clinical(rng_clin, int(labels[i]))
-        lesion = _Lesion(rng_lesion, int(labels[i]), scale, clin["cirrhosis"])
+        clin = _draw_clinical(rng_clin, int(labels[i]), effects.clinical)
+        lesion = _Lesion(rng_lesion, int(labels[i]), scale, clin["cirrhosis"], effects)
+        risk_rows.append(_log_likelihood_ratios(lesion, clin["afp_group"], effects))
         geometry = scanner.lesion_box(lesion)
         record = scanner.acquire(lesion, geometry, rng_noise)
         for phase in _PHASES:
@@ -379,11 +603,15 @@ def make_ceus_cohort(
             rng_cine = np.random.default_rng(
                 np.random.SeedSequence(entropy, spawn_key=(2, i))
             )
-            cine_record, truth = cine_scanner.acquire(
-                lesion, int(labels[i]), rng_cine, size
+            cine_record, truth, cine_latent = cine_scanner.acquire(
+                lesion, int(labels[i]), rng_cine, size, effects.texture
             )
             record.update(cine_record)
             truth_rows.append(truth)
+            risk_rows[-1]["logit_cine"] = sum(
+                _gaussian_llr(model, cine_latent[name], effects.texture)
+                for name, model in _CINE_MODEL.items()
+            )
         records.append(record)
         clin["size_cm"] = round(lesion.feret_diameter * _pixel_spacing_cm(size), 1)
         clinical_rows.append(clin)
@@ -393,13 +621,19 @@ def make_ceus_cohort(
     X = pd.DataFrame.from_records(records, index=ids, columns=columns)
     y = pd.Series(labels.astype(int), index=ids.copy(), name="ER")
     clinical = _clinical_frame(clinical_rows, ids.copy())
-    if not cine:
-        return X, y, clinical
-    for column in _CINE_COLUMNS:
-        # object Series: a (frames, times) tuple stays one cell.
-        X[column] = pd.Series([r[column] for r in records], index=X.index, dtype=object)
-    perfusion = pd.DataFrame.from_records(truth_rows, index=ids.copy())
-    return X, y, clinical, perfusion
+    result = [X, y, clinical]
+    if cine:
+        for column in _CINE_COLUMNS:
+            # object Series: a (frames, times) tuple stays one cell.
+            X[column] = pd.Series(
+                [r[column] for r in records], index=X.index, dtype=object
+            )
+        result.append(pd.DataFrame.from_records(truth_rows, index=ids.copy()))
+    if clinical_in_X:
+        result[0] = X.join(clinical)
+    if return_risk:
+        result.append(_risk_frame(risk_rows, n_pos / n_lesions, ids.copy()))
+    return tuple(result)
 
 
 def _pixel_spacing_cm(image_size: int) -> float:
@@ -451,6 +685,55 @@ def _check_params(n_lesions, er_fraction, image_size, second_reader_fraction):
     )
 
 
+def _check_effects(size_effect, clinical_effect, texture_effect) -> _Effects:
+    """Validate the effect parameters of :func:`make_ceus_cohort`."""
+    values = {
+        "size_effect": size_effect,
+        "clinical_effect": clinical_effect,
+        "texture_effect": texture_effect,
+    }
+    for name, value in values.items():
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(
+                f"{name} must be a float; got {value!r} of type {type(value).__name__}."
+            )
+        if not np.isfinite(value):
+            raise ValueError(f"{name} must be finite; got {value}.")
+    return _Effects(*(float(v) for v in values.values()))
+
+
+def _log_likelihood_ratios(lesion: _Lesion, afp_group: str, effects: _Effects):
+    """The ER log-likelihood ratios of one lesion's attributes, by part.
+
+    The attributes are independent given the label, so the log odds of ER
+    given all of them is the prior's plus the sum of these parts.
+    """
+    necrosis = _category_probs(_NECROSIS_PROBS, 1, effects.texture)
+    present = 0 if lesion.necrotic else 1
+    afp = _category_probs(_AFP_PROBS, 1, effects.clinical)
+    k = _AFP_GROUP.categories.get_loc(afp_group)
+    return {
+        "logit_size": _gaussian_llr(
+            _SIZE_MODEL["log_radius"], lesion.latent["log_radius"], effects.size
+        ),
+        "logit_clinical": float(np.log(afp[k]) - np.log(_AFP_PROBS[0][k])),
+        "logit_texture": sum(
+            _gaussian_llr(model, lesion.latent[name], effects.texture)
+            for name, model in _TEXTURE_MODEL.items()
+        )
+        + float(np.log(necrosis[present]) - np.log(_NECROSIS_PROBS[0][present])),
+    }
+
+
+def _risk_frame(rows: list[dict], prior: float, index: pd.Index) -> pd.DataFrame:
+    """The true risk of ER per lesion and its log odds split by part."""
+    parts = pd.DataFrame.from_records(rows, index=index)
+    parts.insert(0, "logit_prior", float(np.log(prior) - np.log1p(-prior)))
+    logit = parts.sum(axis=1).to_numpy()
+    parts.insert(0, "risk", special.expit(logit))
+    return parts
+
+
 def _root_entropy(random_state) -> int:
     """Turn `random_state` into the root entropy of the cohort's seed tree."""
     if random_state is None:
@@ -473,16 +756,17 @@ def _root_entropy(random_state) -> int:
     )
 
 
-def _draw_clinical(rng: np.random.Generator, er: int) -> dict:
+def _draw_clinical(rng: np.random.Generator, er: int, clinical_effect: float = 1.0):
     """Draw the Table-1 variables of one patient (size is set from the image)."""
     u = rng.random(4)
+    afp_probs = _category_probs(_AFP_PROBS, er, clinical_effect)
     return {
         "age": float(np.round(np.clip(rng.normal(50.0, 13.0), 18.0, 85.0))),
         "sex": "M" if u[0] < 0.85 else "F",
         "hepatitis": "positive" if u[1] < 0.93 else "negative",
         "cirrhosis": "positive" if u[2] < 0.75 else "negative",
         "afp_group": _AFP_GROUP.categories[
-            min(int(np.searchsorted(np.cumsum(_AFP_PROBS[er]), u[3], side="right")), 2)
+            min(int(np.searchsorted(np.cumsum(afp_probs), u[3], side="right")), 2)
         ],
     }
 
@@ -552,17 +836,38 @@ def _smoothstep(t):
 class _Lesion:
     """The random attributes of one lesion, drawn in a fixed order."""
 
-    def __init__(self, rng: np.random.Generator, er: int, scale: float, cirrhosis: str):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        er: int,
+        scale: float,
+        cirrhosis: str,
+        effects: _Effects = _DEFAULT_EFFECTS,
+    ):
         z = rng.standard_normal(9)
         self.cirrhotic = cirrhosis == "positive"
-        radius = np.clip(np.exp(np.log(40.0) + 0.25 * er + 0.30 * z[0]), 20.0, 75.0)
-        self.irregularity = float(np.clip(0.055 + 0.025 * er + 0.03 * z[1], 0.01, 0.18))
-        self.heterogeneity_db = float(np.clip(2.5 + 1.0 * er + 1.2 * z[2], 0.5, 7.0))
-        self.washout_db = float(-1.5 - 2.0 * er + 2.5 * z[3])
+        # The label's shifts, scaled by the effect parameters: size_effect * y
+        # for the size, texture_effect * y for everything else that depends
+        # on y (1.0 * y leaves the default cohort's values bit for bit).
+        size_y, texture_y = effects.size * er, effects.texture * er
+        self.latent = {
+            "log_radius": _SIZE_MODEL["log_radius"].latent(size_y, z[0]),
+            **{
+                name: model.latent(texture_y, z[1 + k])
+                for k, (name, model) in enumerate(_TEXTURE_MODEL.items())
+            },
+        }
+        radius = np.clip(np.exp(self.latent["log_radius"]), 20.0, 75.0)
+        self.irregularity = float(np.clip(self.latent["irregularity"], 0.01, 0.18))
+        self.heterogeneity_db = float(
+            np.clip(self.latent["heterogeneity_db"], 0.5, 7.0)
+        )
+        self.washout_db = float(self.latent["washout_db"])
         self.enhancement_db = float(10.0 + 2.5 * z[4])
         self.echogenicity_db = float(np.clip(-3.5 + 2.5 * z[5], -10.0, 1.0))
         self.gain_db = {p: 1.5 * z[6 + k] for k, p in enumerate(_PHASES)}
-        self.necrotic = rng.random() < 0.1 + 0.25 * er
+        p_necrosis = _category_probs(_NECROSIS_PROBS, er, effects.texture)[0]
+        self.necrotic = rng.random() < p_necrosis
         self.halo = rng.random() < 0.35
 
         # Shape: ellipse of equivalent radius `radius`, plus margin harmonics
@@ -863,12 +1168,23 @@ class _CineScanner:
         grid = np.arange(size, dtype=float) - centre
         self.dy, self.dx = grid[:, None], grid[None, :]
 
-    def _curves(self, lesion: _Lesion, er: int, rng: np.random.Generator):
-        """Lognormal parameters (offset, auc, mu, sigma, t0) of lesion and liver."""
+    def _curves(
+        self, lesion: _Lesion, er: int, rng: np.random.Generator, texture_effect: float
+    ):
+        """Lognormal parameters (offset, auc, mu, sigma, t0) of lesion and liver.
+
+        Also the latent (unclipped) values of the lesion's curve attributes
+        that depend on ER, for the true risk.
+        """
         z = rng.standard_normal(7)
-        t0 = float(np.clip(14.0 - 1.0 * er + 2.0 * z[0], 8.0, 22.0))
-        mode = float(np.clip(np.exp(np.log(11.0) - 0.25 * er + 0.2 * z[1]), 4.0, 30.0))
-        sigma = float(np.clip(0.85 - 0.15 * er + 0.1 * z[2], 0.35, 1.3))
+        texture_y = texture_effect * er
+        latent = {
+            name: model.latent(texture_y, z[k])
+            for k, (name, model) in enumerate(_CINE_MODEL.items())
+        }
+        t0 = float(np.clip(latent["t0"], 8.0, 22.0))
+        mode = float(np.clip(np.exp(latent["log_ttp"]), 4.0, 30.0))
+        sigma = float(np.clip(latent["sigma"], 0.35, 1.3))
         peak_db = float(np.clip(28.0 + lesion.enhancement_db, 30.0, 46.0))
         auc, mu = _lognormal_for_peak(10.0 ** (peak_db / 10.0), mode, sigma)
         ref_t0 = t0 + float(np.clip(5.0 + z[3], 2.0, 8.0))
@@ -883,12 +1199,23 @@ class _CineScanner:
         return (
             (noise + tumour, auc, mu, sigma, t0),
             (noise + liver, ref_auc, ref_mu, ref_sigma, ref_t0),
+            latent,
         )
 
-    def acquire(self, lesion: _Lesion, er: int, rng: np.random.Generator, size: int):
-        """The cine columns of one lesion and the ground truth of its curves."""
+    def acquire(
+        self,
+        lesion: _Lesion,
+        er: int,
+        rng: np.random.Generator,
+        size: int,
+        texture_effect: float = 1.0,
+    ):
+        """The cine columns of one lesion, the ground truth of its curves and
+        the latent values of its curve attributes."""
         n = self.size
-        lesion_curve, liver_curve = self._curves(lesion, er, rng)
+        lesion_curve, liver_curve, latent = self._curves(
+            lesion, er, rng, texture_effect
+        )
         theta = np.arctan2(self.dy, self.dx)
         dist = np.hypot(self.dy, self.dx)
         boundary = lesion.radius(theta) * (n / size)
@@ -937,7 +1264,7 @@ class _CineScanner:
                 strict=True,
             )
         )
-        return record, truth
+        return record, truth, latent
 
 
 def _named(curve) -> dict[str, float]:

@@ -1,9 +1,12 @@
 """Tests of the bundled synthetic CEUS cohort (`ceusradiomics.datasets`)."""
 
+import hashlib
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import ndimage, stats
+from scipy import ndimage, special, stats
 from scipy.spatial import ConvexHull
 from scipy.spatial.distance import pdist
 from skimage.measure import perimeter
@@ -13,7 +16,22 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ceusradiomics.datasets import make_ceus_cohort
+from ceusradiomics import TextureExtractor, clear_feature_cache
+from ceusradiomics.datasets import (
+    _AFP_PROBS,
+    _CINE_MODEL,
+    _NECROSIS_PROBS,
+    _SIZE_MODEL,
+    _TEXTURE_MODEL,
+    _category_probs,
+    _CineScanner,
+    _draw_clinical,
+    _Effects,
+    _gaussian_llr,
+    _Lesion,
+    _log_likelihood_ratios,
+    make_ceus_cohort,
+)
 
 PHASES = ("US", "AP", "PP")
 COLUMNS = [
@@ -30,9 +48,15 @@ COLUMNS = [
 
 
 @pytest.fixture(scope="module")
-def cohort():
-    """The default cohort, built once for the module (a few seconds)."""
-    return make_ceus_cohort()
+def cohort_and_risk():
+    """The default cohort and its true risk, built once (a few seconds)."""
+    return make_ceus_cohort(return_risk=True)
+
+
+@pytest.fixture(scope="module")
+def cohort(cohort_and_risk):
+    """The default cohort (X, y, clinical)."""
+    return cohort_and_risk[:3]
 
 
 def _ring(mask, inner, outer):
@@ -425,3 +449,318 @@ def test_other_image_sizes(image_size):
 def test_parameter_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_ceus_cohort(**{"image_size": 64, **kwargs})
+
+
+# --------------------------------------------------------------------------- pinned
+
+
+def _cohort_sha256(result):
+    """SHA-256 of a cohort's values: every array's bytes, y, clinical, truth."""
+    X, y, clinical, *rest = result
+    digest = hashlib.sha256()
+    digest.update(repr((list(X.columns), list(X.index))).encode())
+    for column in X.columns:
+        for cell in X[column]:
+            arrays = (
+                () if cell is None else cell if isinstance(cell, tuple) else (cell,)
+            )
+            digest.update(repr([(a.dtype.str, a.shape) for a in arrays]).encode())
+            for a in arrays:
+                digest.update(np.ascontiguousarray(a).tobytes())
+    digest.update(repr((y.name, y.dtype.str)).encode())
+    digest.update(y.to_numpy().tobytes())
+    for name, values in clinical.items():
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            digest.update(repr((name, list(values.cat.categories))).encode())
+            digest.update(values.cat.codes.to_numpy().tobytes())
+        else:
+            digest.update(repr((name, values.dtype.str)).encode())
+            digest.update(values.to_numpy().tobytes())
+    for frame in rest:
+        digest.update(repr(list(frame.columns)).encode())
+        digest.update(np.ascontiguousarray(frame.to_numpy(np.float64)).tobytes())
+    return digest.hexdigest()
+
+
+# Recorded on the cohort before the effect parameters existed (issue 15): the
+# default effects must reproduce it bit for bit, with or without the cine.
+SMALL = dict(
+    image_size=64, second_reader_fraction=0.5, cine_duration=60.0, cine_size=32
+)
+PINNED_SHA256 = {
+    (0, False): "23c3717ed6454614e44d4dbdf164fb9e3f8a330c26b99fdeeaa7e1a6ea7fc31b",
+    (0, True): "0a5a8805f6e6e5a6d5cbda70e7ec134c7d6b676fd34ff7eb3a86fcc6a13b528c",
+    (1, False): "9b1722dbd2dafa0227f789089cc4209b00931b0af1cdae79a58192eff9c84b9d",
+    (1, True): "fb4070bc27bc3a29ee8c4c044804405a0ec13a96c231426921b63088defe1010",
+}
+DEFAULT_SHA256 = "c4467bb739d4e984bce005cdeff964610f5f60a6020f8edd17a278d775c5cd09"
+
+
+@pytest.mark.parametrize(("seed", "cine"), list(PINNED_SHA256))
+def test_default_effects_reproduce_the_pinned_cohort(seed, cine):
+    result = make_ceus_cohort(6, random_state=seed, cine=cine, **SMALL)
+    assert _cohort_sha256(result) == PINNED_SHA256[seed, cine]
+    # The defaults spelled out, and the risk asked for, change nothing.
+    explicit = make_ceus_cohort(
+        6,
+        random_state=seed,
+        cine=cine,
+        size_effect=1.0,
+        clinical_effect=1,
+        texture_effect=1.0,
+        return_risk=True,
+        **SMALL,
+    )
+    assert _cohort_sha256(explicit[:-1]) == PINNED_SHA256[seed, cine]
+
+
+def test_default_cohort_is_pinned(cohort):
+    assert _cohort_sha256(cohort) == DEFAULT_SHA256
+
+
+# --------------------------------------------------------------------------- effects
+
+
+def _lesion_pair(seed, effects, scale=0.25):
+    """The same lesion stream drawn with ER = 0 and with ER = 1."""
+    return tuple(
+        _Lesion(np.random.default_rng(seed), er, scale, "positive", effects)
+        for er in (0, 1)
+    )
+
+
+NOT_SIZE = (
+    "irregularity",
+    "heterogeneity_db",
+    "washout_db",
+    "enhancement_db",
+    "echogenicity_db",
+    "gain_db",
+    "necrotic",
+    "halo",
+    "orientation",
+    "harm_amp",
+    "harm_phase",
+    "shifts",
+    "vessels",
+)
+SIZE = ("semi_axes", "r_max", "feret_diameter", "center")
+
+
+def _same(a, b, names):
+    return all(
+        np.array_equal(getattr(a, n), getattr(b, n))
+        if isinstance(getattr(a, n), np.ndarray)
+        else getattr(a, n) == getattr(b, n)
+        for n in names
+    )
+
+
+def test_texture_effect_zero_leaves_only_size_depending_on_er():
+    """ "Imaging adds nothing": with texture_effect=0, flipping a lesion's label
+    changes its size and nothing else, in the still images and in the cine
+    curve; with the default effect the texture attributes do change."""
+    scanner = _CineScanner(32, 1.0, 61)
+    changed = 0
+    for seed in range(200):
+        no_er, er = _lesion_pair(seed, _Effects(texture=0.0))
+        assert _same(no_er, er, NOT_SIZE)
+        assert no_er.latent["log_radius"] < er.latent["log_radius"]
+        curves = [
+            scanner._curves(lesion, label, np.random.default_rng(seed), 0.0)
+            for lesion, label in ((no_er, 0), (er, 1))
+        ]
+        assert curves[0] == curves[1]
+        default = _lesion_pair(seed, _Effects())
+        changed += not _same(*default, ("irregularity", "washout_db", "necrotic"))
+    assert changed == 200
+
+
+def test_size_effect_zero_leaves_the_size_independent_of_er():
+    for seed in range(200):
+        no_er, er = _lesion_pair(seed, _Effects(size=0.0, texture=0.0))
+        assert _same(no_er, er, NOT_SIZE + SIZE)
+        no_er, er = _lesion_pair(seed, _Effects(size=0.0))
+        assert no_er.latent["log_radius"] == er.latent["log_radius"]
+        assert no_er.semi_axes == er.semi_axes
+        assert no_er.latent["irregularity"] < er.latent["irregularity"]
+
+
+def test_zero_effects_make_the_data_independent_of_the_labels():
+    """With the three effects at 0 the labels can be anything: two cohorts of
+    the same seed with other labels have the same images, cine loops, clinical
+    table and curve truth, and no lesion has a risk other than the prior."""
+    zero = dict(size_effect=0.0, clinical_effect=0.0, texture_effect=0.0)
+    kwargs = dict(random_state=4, cine=True, return_risk=True, **SMALL, **zero)
+    few = make_ceus_cohort(8, er_fraction=0.25, **kwargs)
+    many = make_ceus_cohort(8, er_fraction=0.75, **kwargs)
+    assert not few[1].equals(many[1])
+    assert _cohort_sha256((few[0], many[1], *few[2:4])) == _cohort_sha256(many[:4])
+    for risk, prior in ((few[-1], 0.25), (many[-1], 0.75)):
+        np.testing.assert_array_equal(risk.filter(like="logit_").iloc[:, 1:], 0.0)
+        np.testing.assert_allclose(risk["risk"], prior, rtol=1e-15)
+    # The clinical effect alone moves the AFP group only.
+    afp = make_ceus_cohort(8, er_fraction=0.75, **{**kwargs, "clinical_effect": 3.0})
+    assert _cohort_sha256(afp[:1] + many[1:2] + afp[3:4]) == _cohort_sha256(
+        many[:1] + many[1:2] + many[3:4]
+    )
+    pd.testing.assert_frame_equal(
+        afp[2].drop(columns="afp_group"), many[2].drop(columns="afp_group")
+    )
+
+
+def test_category_probs_scale_the_log_odds_ratios():
+    p0, p1 = np.array(_AFP_PROBS[0]), np.array(_AFP_PROBS[1])
+    np.testing.assert_array_equal(_category_probs(_AFP_PROBS, 0, 5.0), p0)
+    np.testing.assert_array_equal(_category_probs(_AFP_PROBS, 1, 1.0), p1)
+    np.testing.assert_allclose(_category_probs(_AFP_PROBS, 1, 0.0), p0, rtol=1e-15)
+    for effect in (0.5, 2.0, -1.0):
+        p = _category_probs(_AFP_PROBS, 1, effect)
+        assert p.sum() == pytest.approx(1.0, abs=1e-15)
+        log_or = np.log(p / p[0]) - np.log(p0 / p0[0])
+        np.testing.assert_allclose(
+            log_or, effect * (np.log(p1 / p1[0]) - np.log(p0 / p0[0])), atol=1e-12
+        )
+    assert _category_probs(_NECROSIS_PROBS, 1, 1.0)[0] == 0.1 + 0.25
+
+
+def test_gaussian_log_likelihood_ratio():
+    """Inside the clip bounds the ratio of two Gaussian densities; at a bound
+    (censored) the ratio of their tail masses beyond it."""
+    model = _TEXTURE_MODEL["heterogeneity_db"]
+    for effect in (1.0, 2.5):
+        mean1 = model.mean + model.shift * effect
+        for x in (1.0, 3.0, 6.5):
+            expected = stats.norm.logpdf(x, mean1, model.sd) - stats.norm.logpdf(
+                x, model.mean, model.sd
+            )
+            assert _gaussian_llr(model, x, effect) == pytest.approx(expected, rel=1e-12)
+        below = stats.norm.logcdf(0.5, mean1, model.sd) - stats.norm.logcdf(
+            0.5, model.mean, model.sd
+        )
+        above = stats.norm.logsf(7.0, mean1, model.sd) - stats.norm.logsf(
+            7.0, model.mean, model.sd
+        )
+        assert _gaussian_llr(model, 0.2, effect) == pytest.approx(below, rel=1e-12)
+        assert _gaussian_llr(model, 9.0, effect) == pytest.approx(above, rel=1e-12)
+    assert _gaussian_llr(model, 9.0, 0.0) == 0.0
+    assert _gaussian_llr(model, 3.0, 0.0) == 0.0
+
+
+# --------------------------------------------------------------------------- risk
+
+
+def test_risk_frame(cohort_and_risk):
+    X, y, _, risk = cohort_and_risk
+    assert risk.index.equals(X.index)
+    assert list(risk.columns) == [
+        "risk",
+        "logit_prior",
+        "logit_size",
+        "logit_clinical",
+        "logit_texture",
+    ]
+    assert risk["risk"].between(0, 1, inclusive="neither").all()
+    np.testing.assert_allclose(risk["logit_prior"], np.log(68 / 104), rtol=1e-15)
+    # Bayes' rule: the parts add up to the log odds of the risk.
+    np.testing.assert_allclose(
+        special.logit(risk["risk"]), risk.filter(like="logit_").sum(axis=1), atol=1e-12
+    )
+    # A posterior averages to the prior, and is higher for the ER lesions.
+    assert risk["risk"].mean() == pytest.approx(68 / 172, abs=0.05)
+    assert risk["risk"][y == 1].mean() > risk["risk"][y == 0].mean() + 0.3
+    for part in ("risk", "logit_size", "logit_clinical", "logit_texture"):
+        assert roc_auc_score(y, risk[part]) > 0.55, part
+    assert roc_auc_score(y, risk["risk"]) > roc_auc_score(y, risk["logit_texture"])
+
+
+def test_risk_with_the_cine_adds_its_part():
+    risk = make_ceus_cohort(6, random_state=0, cine=True, return_risk=True, **SMALL)[-1]
+    still = make_ceus_cohort(6, random_state=0, return_risk=True, **SMALL)[-1]
+    assert list(risk.columns) == [*still.columns, "logit_cine"]
+    pd.testing.assert_frame_equal(
+        risk.drop(columns=["risk", "logit_cine"]), still.drop(columns="risk")
+    )
+    np.testing.assert_allclose(
+        special.logit(risk["risk"]), risk.filter(like="logit_").sum(axis=1), atol=1e-12
+    )
+    no_texture = make_ceus_cohort(
+        6, random_state=0, cine=True, return_risk=True, texture_effect=0.0, **SMALL
+    )[-1]
+    assert (no_texture[["logit_texture", "logit_cine"]] == 0.0).all(axis=None)
+
+
+@pytest.mark.parametrize(
+    "effects", [_Effects(), _Effects(size=2.5, clinical=2.0, texture=0.5)]
+)
+def test_risk_is_calibrated(effects):
+    """Lesions drawn from the model (labels at random with the prior): a
+    logistic regression of y on logit(risk) has slope 1 and intercept 0. The
+    strong size effect clips many radii, so the censored terms count."""
+    rng = np.random.default_rng(0)
+    prior = 0.4
+    labels = (rng.random(1500) < prior).astype(int)
+    logits, clipped = [], 0
+    for i, er in enumerate(labels):
+        clin = _draw_clinical(np.random.default_rng([i, 1]), int(er), effects.clinical)
+        lesion = _Lesion(
+            np.random.default_rng([i, 2]), int(er), 0.25, "negative", effects
+        )
+        clipped += lesion.latent["log_radius"] >= _SIZE_MODEL["log_radius"].high
+        parts = _log_likelihood_ratios(lesion, clin["afp_group"], effects)
+        logits.append(np.log(prior / (1 - prior)) + sum(parts.values()))
+    fit = LogisticRegression(C=1e6).fit(np.reshape(logits, (-1, 1)), labels)
+    assert fit.coef_[0, 0] == pytest.approx(1.0, abs=0.15)
+    assert fit.intercept_[0] == pytest.approx(0.0, abs=0.15)
+    assert clipped > (200 if effects.size > 1 else 20)
+
+
+def test_cine_model_is_scaled_by_the_texture_effect():
+    assert set(_CINE_MODEL) == {"t0", "log_ttp", "sigma"}
+    assert all(model.shift != 0 for model in _CINE_MODEL.values())
+
+
+# --------------------------------------------------------------------------- records
+
+
+def test_clinical_in_X_joins_the_clinical_table():
+    X, y, clinical = make_ceus_cohort(4, random_state=0, **SMALL)
+    joined, y2, clinical2 = make_ceus_cohort(
+        4, random_state=0, clinical_in_X=True, **SMALL
+    )
+    assert list(joined.columns) == COLUMNS + list(clinical.columns)
+    pd.testing.assert_frame_equal(joined[list(clinical.columns)], clinical)
+    pd.testing.assert_frame_equal(clinical2, clinical)
+    assert _cohort_sha256((joined[COLUMNS], y2, clinical2)) == _cohort_sha256(
+        (X, y, clinical)
+    )
+    cine = make_ceus_cohort(
+        4, random_state=0, cine=True, clinical_in_X=True, return_risk=True, **SMALL
+    )
+    assert len(cine) == 5
+    assert list(cine[0].columns[-7:]) == list(clinical.columns)
+    assert "CEUS_cine" in cine[0].columns
+
+    # The extractors ignore the clinical columns.
+    clear_feature_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = TextureExtractor(cache=False).fit_transform(X)
+        with_clinical = TextureExtractor(cache=False).fit_transform(joined)
+    pd.testing.assert_frame_equal(plain, with_clinical)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"size_effect": "1"}, TypeError, r"size_effect must be a float"),
+        ({"clinical_effect": True}, TypeError, r"clinical_effect must be a float"),
+        ({"texture_effect": np.nan}, ValueError, r"texture_effect must be finite"),
+        ({"size_effect": np.inf}, ValueError, r"size_effect must be finite"),
+        ({"clinical_in_X": 1}, TypeError, r"clinical_in_X must be a bool"),
+        ({"return_risk": "yes"}, TypeError, r"return_risk must be a bool"),
+    ],
+)
+def test_effect_parameter_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_ceus_cohort(4, image_size=64, **kwargs)
