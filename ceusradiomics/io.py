@@ -25,6 +25,7 @@ lesions never sits in memory at once. Every extractor checks its ROIs with
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Iterable
@@ -340,7 +341,7 @@ def _read_pixels(source: Any, frame: int | None) -> tuple[np.ndarray, str]:
         path = os.fsdecode(os.fspath(source))
         what = f"'{path}'"
         if not os.path.exists(path):
-            raise FileNotFoundError(f"no such image file: '{path}'")
+            raise _not_found(path, "image file")
         if os.path.isdir(path):
             raise ValueError(f"{what} is a directory, not an image file")
         if _looks_like_dicom(path):
@@ -366,6 +367,19 @@ def _read_pixels(source: Any, frame: int | None) -> tuple[np.ndarray, str]:
         "source must be a numpy array, a path (str or os.PathLike), a "
         f"PIL.Image.Image or a pydicom Dataset; got {type(source).__name__}"
     )
+
+
+def _not_found(path: str, what: str) -> FileNotFoundError:
+    """The error for a path that does not exist, or that is a symlink loop."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return FileNotFoundError(
+                f"'{path}' is a symlink loop (a link that leads back to itself), "
+                f"not a {what}; point it at the {what}"
+            )
+    return FileNotFoundError(f"no such {what}: '{path}'")
 
 
 def _looks_like_dicom(path: str) -> bool:
@@ -937,7 +951,9 @@ def load_cohort(
     The manifest has one row per lesion: an id column, ``{phase}_image`` and
     ``{phase}_mask`` columns for each phase, optional ``{phase}_mask_{reader}``
     columns, an optional label column and any other columns (kept as they
-    are, e.g. clinical variables). Nothing is read but the manifest itself:
+    are, e.g. clinical variables). Ids are read as text, as written: ``007``
+    stays ``007`` and ``NA`` is an id, not a missing value (only an empty
+    id cell is). Nothing is read but the manifest itself:
     paths are only resolved to absolute paths, and the pixels are loaded by
     the extractors, one lesion at a time.
 
@@ -968,9 +984,11 @@ def load_cohort(
     Raises
     ------
     FileNotFoundError
-        If the CSV does not exist (image files are not checked).
+        If the CSV does not exist or is a symlink loop (image files are not
+        checked).
     ValueError
-        If the id column is missing, an id is empty or duplicated, there is
+        If the CSV is empty, has no lesion row or names a column twice, the
+        id column is missing, an id is empty or duplicated, there is
         no ``{phase}_image`` column, an image column has no ``{phase}_mask``
         column (or a mask column no image column), or the label column is
         missing.
@@ -1006,12 +1024,7 @@ def load_cohort(
         row_offset = 0
     elif isinstance(manifest, (str, os.PathLike)):
         csv_path = os.path.abspath(os.fsdecode(os.fspath(manifest)))
-        if not os.path.isfile(csv_path):
-            raise FileNotFoundError(f"no such manifest file: '{csv_path}'")
-        header = list(pd.read_csv(csv_path, nrows=0).columns)
-        # Ids and paths as text: '007' stays '007', a path never becomes a number.
-        text_columns = [c for c in header if c == id_column or _is_path_name(c)]
-        frame = pd.read_csv(csv_path, dtype=dict.fromkeys(text_columns, str))
+        frame = _read_manifest_csv(csv_path, id_column)
         default_base = os.path.dirname(csv_path)
         row_offset = 2  # 1-based line numbers after the header line
     else:
@@ -1068,6 +1081,48 @@ def load_cohort(
         # object dtype so that empty cells stay None (not NaN).
         X[column] = pd.Series(values, index=ids, dtype=object)
     return X if y is None else (X, y)
+
+
+def _read_manifest_csv(csv_path: str, id_column: str) -> pd.DataFrame:
+    """The manifest CSV as a frame, after checking its header line.
+
+    Ids and paths are text: '007' stays '007', a path never becomes a number,
+    and an id such as ``NA``, ``nan`` or ``None`` is an id like any other
+    (only an empty cell is a missing id).
+    """
+    if not os.path.isfile(csv_path):
+        raise _not_found(csv_path, "manifest file")
+    try:
+        # The header line as written: pandas renames a repeated name silently.
+        first = pd.read_csv(
+            csv_path, header=None, nrows=1, dtype=str, keep_default_na=False
+        )
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"manifest '{csv_path}' is empty: it needs a header line (lesion_id, "
+            "{phase}_image, {phase}_mask, ...) and one row per lesion"
+        ) from None
+    header = first.iloc[0].tolist()
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if not name:  # unnamed (an index column, trailing commas): pandas names it
+            continue
+        if name in seen:
+            raise ValueError(
+                f"manifest '{csv_path}' has the column {name!r} twice (columns "
+                f"{seen[name] + 1} and {i + 1}); each column name must be unique"
+            )
+        seen[name] = i
+    text_columns = [c for c in header if c == id_column or _is_path_name(c)]
+    frame = pd.read_csv(csv_path, dtype=dict.fromkeys(text_columns, str))
+    if frame.empty:
+        raise ValueError(f"manifest '{csv_path}' has no lesion: only its header line")
+    if id_column in frame.columns:
+        ids = pd.read_csv(
+            csv_path, usecols=[id_column], dtype=str, keep_default_na=False
+        )[id_column]
+        frame[id_column] = ids
+    return frame
 
 
 def _is_path_name(column: Any) -> bool:
@@ -1283,7 +1338,7 @@ def read_cine(
         path = os.fsdecode(os.fspath(source))
         what = f"'{path}'"
         if not os.path.exists(path):
-            raise FileNotFoundError(f"no such cine file: '{path}'")
+            raise _not_found(path, "cine file")
         if os.path.isdir(path):
             raise ValueError(
                 f"{what} is a directory; pass the list of its frame files in "

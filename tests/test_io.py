@@ -1205,6 +1205,84 @@ def test_load_cohort_csv_errors(tmp_path):
         load_cohort(path)
 
 
+def test_load_cohort_ids_that_look_missing_are_ids(tmp_path):
+    # pandas reads NA, nan, None, N/A, null, ... as missing by default
+    ids = ["NA", "nan", "None", "N/A", "null", "#N/A", "007"]
+    rows = [f"{i},{i}.png,{i}_roi.png,{k % 2}" for k, i in enumerate(ids)]
+    path = tmp_path / "cohort.csv"
+    path.write_text("lesion_id,US_image,US_mask,ER\n" + "\n".join(rows) + "\n")
+    X, y = load_cohort(path, label_column="ER")
+    assert X.index.tolist() == ids
+    assert X.loc["NA", "US_image"] == str(tmp_path / "NA.png")
+    assert y.tolist() == [0, 1, 0, 1, 0, 1, 0]
+    # an empty cell is still a missing id
+    path.write_text("lesion_id,US_image,US_mask\nNA,a.png,b.png\n,c.png,d.png\n")
+    with pytest.raises(ValueError, match=r"is empty in line\(s\) \[3\]"):
+        load_cohort(path)
+    # other columns keep pandas' missing values: NA in a path cell is empty
+    path.write_text("lesion_id,US_image,US_mask,US_mask_r2\nP1,a.png,b.png,NA\n")
+    assert load_cohort(path).loc["P1", "US_mask_r2"] is None
+
+
+def test_load_cohort_duplicated_column_is_named(tmp_path):
+    path = tmp_path / "cohort.csv"
+    path.write_text("lesion_id,US_image,US_mask,ER,US_mask\nP1,a.png,b.png,1,c.png\n")
+    with pytest.raises(
+        ValueError,
+        match=r"^manifest '.*cohort\.csv' has the column 'US_mask' twice \(columns "
+        r"3 and 5\); each column name must be unique$",
+    ):
+        load_cohort(path)
+    # unnamed columns (trailing commas, a written index) are not duplicates
+    path.write_text(",lesion_id,US_image,US_mask,\n0,P1,a.png,b.png,\n")
+    assert load_cohort(path).index.tolist() == ["P1"]
+
+
+def test_load_cohort_empty_manifest_names_the_file(tmp_path):
+    path = tmp_path / "cohort.csv"
+    path.write_text("")
+    with pytest.raises(ValueError, match=r"^manifest '.*cohort\.csv' is empty: "):
+        load_cohort(path)
+    path.write_text("lesion_id,US_image,US_mask\n")
+    with pytest.raises(
+        ValueError, match=r"^manifest '.*cohort\.csv' has no lesion: only its header"
+    ):
+        load_cohort(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_symlink_loops_say_so(tmp_path):
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    with pytest.raises(FileNotFoundError, match=r"loop\.csv' is a symlink loop"):
+        load_cohort(loop)
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    ring_a, ring_b = tmp_path / "ring_a.png", tmp_path / "ring_b.png"
+    ring_a.symlink_to(ring_b)
+    ring_b.symlink_to(ring_a)
+    with pytest.raises(FileNotFoundError, match=r"ring_a\.png' is a symlink loop"):
+        read_image(ring_a)
+    # in a manifest: an error of that cell
+    path = tmp_path / "cohort.csv"
+    path.write_text("lesion_id,US_image,US_mask\nP1,a.png,ring_a.png\n")
+    X = load_cohort(path)
+    with pytest.raises(ROIFileNotFoundError, match="symlink loop") as info:
+        load_roi(
+            X.loc["P1", "US_image"],
+            X.loc["P1", "US_mask"],
+            lesion="P1",
+            image_column="US_image",
+            mask_column="US_mask",
+        )
+    assert info.value.column == "US_mask" and info.value.path == str(ring_a)
+    # a dangling link is a missing file, as before
+    dangling = tmp_path / "dangling.png"
+    dangling.symlink_to(tmp_path / "gone.png")
+    with pytest.raises(FileNotFoundError, match="no such image file"):
+        read_image(dangling)
+
+
 def test_image_phases_and_mask_readers():
     X = pd.DataFrame(
         columns=[

@@ -15,7 +15,13 @@ lesions at a time:
   column and file, and is retried on the next run;
 - the table is written once, at the end, to a temporary name and renamed
   atomically, with a sidecar ``<out>.json`` that records the settings, the
-  versions and the manifest's hash.
+  versions and the manifest's hash;
+- faults neither mix nor lose results: what the values depend on beyond the
+  flags (a weights file's SHA-256, the texture code path, the version) must
+  match for a resume; a weights file is loaded at set-up; a failed write
+  ends with one line and exit status 3, keeping the finished chunks; worker
+  processes end with the command, however it ends, and the next run removes
+  the temporary files a killed one left.
 
 The settings (flags and parameter-file keys) are derived from the estimators'
 parameters in :mod:`ceusradiomics.cli._settings`. The user guide is
@@ -26,13 +32,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import hashlib
 import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +54,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 
 from ceusradiomics._version import __version__
 from ceusradiomics.cli._settings import (
@@ -73,7 +84,11 @@ __all__ = [
 _FORMATS = {".parquet": "parquet", ".csv": "csv"}
 _DEFAULT_LABEL = "ER"
 # Bumped when the partial store's layout changes, so an old store is refused.
-_STORE_FORMAT = 1
+_STORE_FORMAT = 2
+# The exit statuses of the command (docs/batch.md).
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_WRITE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# How often a worker process checks that the command's process is alive.
+_WATCH_INTERVAL_S = 0.5
 # Recorded in the sidecar: the runtime dependencies that compute the table.
 _DEPENDENCIES = (
     "numpy",
@@ -107,20 +122,128 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
+class _WriteError(Exception):
+    """A file or folder of the run could not be written: disk full, file-size
+    limit, no permission, ... The command says so in one line and exits with
+    :data:`EXIT_WRITE`; what was saved before stays.
+
+    ``saved`` is set once lesions may have been saved: (the partial store,
+    lesions saved, lesions in the manifest).
+    """
+
+    def __init__(self, path: Path, error: OSError):
+        super().__init__(path, error)
+        self.path = path
+        self.error = error
+        self.saved: tuple[Path, int, int] | None = None
+
+    def _hint(self) -> str:
+        code = self.error.errno
+        if code == errno.EFBIG:
+            return "lift the file-size limit (ulimit -f)"
+        if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return "free some disk space"
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return "make the folder writable"
+        return "fix that"
+
+    def __str__(self) -> str:
+        head = f"cannot write {self.path}: {self.error.strerror or self.error}"
+        if self.saved is None:
+            return f"{head}; nothing was computed: {self._hint()} and run it again"
+        store, done, total = self.saved
+        return (
+            f"{head}; the finished lesions are saved in {store} ({done}/{total}): "
+            f"{self._hint()} and run the same command again to resume"
+        )
+
+
+@contextlib.contextmanager
+def _writing(path: Path):
+    """Raise an OSError of writing `path` as a :class:`_WriteError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise _WriteError(path, exc) from exc
+
+
+@contextlib.contextmanager
+def _file_size_limit_is_an_error():
+    """Make a write past ``ulimit -f`` an OSError (EFBIG) instead of a
+    SIGXFSZ that kills the process (with a core dump) mid-write."""
+    if not hasattr(signal, "SIGXFSZ") or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+def _tmp_name(path: Path) -> Path:
+    """The temporary name that an atomic write of `path` uses."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+_TMP_PATTERN = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.tmp")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this run has written nothing yet
+    if os.name == "nt" or pid <= 0:
+        return True  # not checked: the file is left alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def _remove_stale_tmp(folder: Path, names: Iterable[str] | None = None) -> None:
+    """Remove temporary files that a killed run left in `folder`.
+
+    With `names`, only those of these files (the outputs of this ``--out``)
+    and only those of a process that is gone; without, every one (the
+    partial store, which this run holds the lock of).
+    """
+    wanted = None if names is None else set(names)
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            match = _TMP_PATTERN.fullmatch(entry.name)
+            if match is None or not entry.is_file(follow_symlinks=False):
+                continue
+            if wanted is not None and (
+                match["name"] not in wanted or _process_alive(int(match["pid"]))
+            ):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Write through `write` to a temporary file, then rename it onto `path`.
 
     Readers of `path` see the old file or the new one, never a partial one.
+    A failed write (an OSError) removes the temporary file and raises a
+    :class:`_WriteError` naming `path`.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_name(path)
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError):
+            raise _WriteError(path, exc) from exc
         raise
     _fsync_folder(path.parent)
 
@@ -164,6 +287,8 @@ class _Outputs:
         self.partial = self.table.with_name(self.table.name + ".partial")
         self.errors_shown = self.shown.with_name(self.shown.stem + ".errors.csv")
         self.errors = self.errors_shown.absolute()
+        # The files written beside the table (by name, in its folder).
+        self.names = (self.table.name, self.sidecar.name, self.errors.name)
 
     def write_table(self, table: pd.DataFrame) -> None:
         def write(tmp: Path) -> None:
@@ -179,35 +304,42 @@ class _PartialStore:
     """Finished lesions of an unfinished run: ``<out>.partial/``.
 
     ``settings.json`` holds what the values depend on (the settings, the
-    columns, the package version); every chunk is one ``chunk-NNNNN.npz``
-    (lesion ids, their fingerprints and the float64 values), written to a
-    temporary name and renamed, so a killed run leaves whole chunks only.
-    A lock (where the platform has ``fcntl``) keeps two runs from writing
-    the same store; the operating system releases it if the process dies.
+    columns, the package version, the texture code path and the weights
+    file's hash); every chunk is one ``chunk-NNNNN.npz`` (lesion ids, their
+    fingerprints and the float64 values), written to a temporary name and
+    renamed, so a killed run leaves whole chunks only. A lock (where the
+    platform has ``fcntl``) keeps two runs from writing the same store; the
+    operating system releases it if the process dies.
     """
 
     def __init__(self, folder: Path, header: dict[str, Any]):
         self.folder = folder
         self.header = header
+        self.settings_file = folder / "settings.json"
         self._lock: Any = None
         self._next = 0
 
     def open(self) -> dict[str, tuple[str, np.ndarray]]:
-        """Create or reopen the store; return lesion -> (fingerprint, values)."""
-        existed = self.folder.is_dir()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Create or reopen the store; return lesion -> (fingerprint, values).
+
+        A store without a chunk (a run that failed before it saved a lesion)
+        is taken over by this run, whatever its settings were; one with
+        chunks is reused only under the same settings, and never when its
+        ``settings.json`` is lost.
+        """
+        with _writing(self.folder):
+            self.folder.mkdir(parents=True, exist_ok=True)
         self._acquire_lock()
-        settings_file = self.folder / "settings.json"
-        if existed and settings_file.is_file():
-            self._check_header(json.loads(settings_file.read_text(encoding="utf-8")))
-        else:
-            _write_json(settings_file, self.header)
-        for stale in self.folder.glob(".*.tmp"):  # a chunk killed mid-write
-            stale.unlink()
+        _remove_stale_tmp(self.folder)  # a write killed half-way; we hold the lock
+        chunks = sorted(self.folder.glob("chunk-*.npz"))
+        if not chunks:
+            _write_json(self.settings_file, self.header)
+            return {}
+        self._check_header(self._stored_header(chunks))
         done: dict[str, tuple[str, np.ndarray]] = {}
         n_columns = len(self.header["columns"])
-        for path in sorted(self.folder.glob("chunk-*.npz")):
-            self._next = max(self._next, int(path.stem.split("-")[1]) + 1)
+        for path in chunks:
+            self._next = max(self._next, _chunk_number(path) + 1)
             try:
                 with np.load(path, allow_pickle=False) as data:
                     ids, prints = data["ids"], data["fingerprints"]
@@ -225,12 +357,39 @@ class _PartialStore:
                 done[str(lesion)] = (str(fingerprint), row)
         return done
 
+    def _stored_header(self, chunks: list[Path]) -> dict[str, Any]:
+        """The stored ``settings.json``; a lost one refuses the chunks."""
+        try:
+            stored = json.loads(self.settings_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            problem = "is missing"
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"cannot be read ({exc})"
+        except json.JSONDecodeError as exc:
+            problem = f"is not valid JSON ({exc.msg} at line {exc.lineno})"
+        else:
+            keys = ("format", "ceusradiomics", "settings", "columns")
+            if isinstance(stored, dict) and all(k in stored for k in keys):
+                return stored
+            problem = "does not hold a run's settings"
+        n_lesions = 0
+        for path in chunks:
+            with contextlib.suppress(Exception), np.load(path) as data:
+                n_lesions += len(data["ids"])
+        raise SettingsError(
+            f"{self.settings_file} {problem}, but {self.folder} holds "
+            f"{n_lesions} finished lesions: the settings they were computed with "
+            f"are unknown, so they are not reused; delete {self.folder} to start "
+            "over"
+        )
+
     def _acquire_lock(self) -> None:
         try:
             import fcntl
         except ImportError:  # Windows: no advisory lock
             return
-        self._lock = open(self.folder / "lock", "w")  # noqa: SIM115 (held open)
+        with _writing(self.folder / "lock"):
+            self._lock = open(self.folder / "lock", "w")  # noqa: SIM115 (held open)
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -242,17 +401,15 @@ class _PartialStore:
             ) from None
 
     def _check_header(self, stored: dict[str, Any]) -> None:
-        hint = (
-            f"run the command again with the same settings to finish that run, or "
-            f"delete {self.folder} to start over"
-        )
+        hint = f"to finish that run, or delete {self.folder} to start over"
         if stored.get("format") != _STORE_FORMAT or stored.get(
             "ceusradiomics"
         ) != self.header.get("ceusradiomics"):
             raise SettingsError(
                 f"{self.folder} was written by ceusradiomics "
                 f"{stored.get('ceusradiomics')} (store format {stored.get('format')}),"
-                f" this is {__version__}; delete it to start over"
+                f" this is {__version__} (store format {_STORE_FORMAT}); delete it "
+                "to start over"
             )
         old, new = stored.get("settings", {}), self.header["settings"]
         changed = [
@@ -264,12 +421,36 @@ class _PartialStore:
             raise SettingsError(
                 f"{self.folder} holds an unfinished run with other settings ("
                 + "; ".join(changed)
-                + f"); {hint}"
+                + f"); run the command again with the same settings {hint}"
+            )
+        old_hash, new_hash = stored.get("weights_sha256"), self.header["weights_sha256"]
+        if old_hash != new_hash:
+            raise SettingsError(
+                f"{self.folder} holds an unfinished run computed with another "
+                f"network: the weights file {new.get('weights')} has changed since "
+                f"(SHA-256 {str(old_hash)[:12]}... there, {str(new_hash)[:12]}... "
+                f"now); put that file back {hint}"
+            )
+        old_path, new_path = (
+            stored.get("texture_backend"),
+            self.header["texture_backend"],
+        )
+        if old_path != new_path:
+            how = (
+                "with numba installed and CEUSRADIOMICS_DISABLE_NUMBA unset"
+                if old_path == "numba"
+                else "with CEUSRADIOMICS_DISABLE_NUMBA=1"
+            )
+            raise SettingsError(
+                f"{self.folder} holds an unfinished run computed on the "
+                f"{old_path} code path of the texture loops, and this run uses the "
+                f"{new_path} one; run the command again {how} {hint}"
             )
         if stored.get("columns") != self.header["columns"]:
             raise SettingsError(
                 f"{self.folder} holds an unfinished run with other feature columns "
-                f"(other phases or readers in the manifest); {hint}"
+                f"(other phases or readers in the manifest); run the command again "
+                f"with the same manifest columns {hint}"
             )
 
     def append(self, ids: list[str], prints: list[str], values: np.ndarray) -> None:
@@ -298,9 +479,65 @@ class _PartialStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def _chunk_number(path: Path) -> int:
+    try:
+        return int(path.stem.split("-")[1])
+    except (IndexError, ValueError):
+        return -1
+
+
 # --------------------------------------------------------------------------
 # Extraction
 # --------------------------------------------------------------------------
+
+
+def _texture_backend() -> str:
+    """The code path of the texture loops: ``"numba"`` or ``"numpy"``."""
+    from ceusradiomics.texture import _kernels
+
+    backend = getattr(_kernels, "texture_backend", None)
+    if backend is not None:
+        return backend()
+    return "numpy" if _kernels._numba() is None else "numba"
+
+
+def _watch_parent(parent: int) -> None:
+    """Run in each worker process: exit as soon as `parent` is gone.
+
+    A worker whose parent was killed (``kill -9``, the out-of-memory killer)
+    is adopted by another process; its parent id changes, and the watching
+    thread ends it, even in the middle of a task.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_WATCH_INTERVAL_S)
+        os._exit(1)
+
+    if os.getppid() != parent:  # started by another process: nothing to watch
+        return
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _load_network(featurizer: Any) -> None:
+    """Build the featurizer's network now, so that a weights file that cannot
+    be loaded is one set-up error, not one error per lesion."""
+    from ceusradiomics.deep._weights import resolve_weights
+    from ceusradiomics.extractors._resnet import _import_backbone
+
+    backbone = _import_backbone()
+    kind, source = resolve_weights(featurizer.weights)
+    try:
+        featurizer._extractor(
+            backbone, kind, source, featurizer._weights_id(kind, source)
+        )
+    except ValueError as exc:  # the weights module's message names the file
+        raise SettingsError(str(exc)) from None
+    except Exception as exc:
+        raise SettingsError(
+            f"cannot build the network (weights {featurizer.weights!r}): "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
 
 
 class _Problem(NamedTuple):
@@ -342,14 +579,21 @@ class _Extraction:
         self.texture = make_estimator(settings, "texture").fit(X)
         self.phases = self.texture.phases_
         self.readers = self.texture.readers_
+        self.texture_backend = _texture_backend()
         columns = list(self.texture.get_feature_names_out())
         self.deep = None
+        self.weights_sha256: str | None = None
         if settings["deep"]:
             # fit checks torch, the layer and the weights (fetching named ones)
             # up front, so a setup problem is one message, not one per lesion.
             self.deep = make_estimator(
                 settings, "deep", phases=self.phases, verbose=deep_verbose
             ).fit(X)
+            weights = settings["weights"]
+            if weights is not None and not is_named_weights(weights):
+                # What the values depend on: the file's content, not its name.
+                self.weights_sha256 = _sha256(Path(weights))
+            _load_network(self.deep)
             self.deep.verbose = False  # the batch has its own progress bar
             columns += list(self.deep.get_feature_names_out())
         self.columns = columns
@@ -390,7 +634,12 @@ class _Extraction:
         with a bad cell gets a NaN row and its ROIErrors (every bad cell).
         """
         frame = self.X.loc[lesions]
-        table, errors = self.texture._transform_records(frame, on_error="collect")
+        # Worker processes (n_jobs) end when this process does, however it
+        # ends (kill -9 included), instead of idling on for minutes.
+        with parallel_config(
+            backend="loky", initializer=_watch_parent, initargs=(os.getpid(),)
+        ):
+            table, errors = self.texture._transform_records(frame, on_error="collect")
         blocks = [table.to_numpy(dtype=np.float64)]
         if self.deep is not None:
             table, more = self.deep._transform_records(frame, on_error="collect")
@@ -556,7 +805,9 @@ def run_extract(
         The exit status: 0 when every lesion was extracted, 1 when some
         failed (they are listed in ``<out stem>.errors.csv``; the table holds
         the others) or `fail_fast` stopped the run, 2 for an invalid setting,
-        manifest or output, 130 when interrupted (Ctrl-C).
+        manifest, weights file or output, 3 when a file could not be written
+        (disk full, file-size limit, no permission: the finished chunks are
+        kept), 130 when interrupted (Ctrl-C).
 
     See Also
     --------
@@ -566,7 +817,10 @@ def run_extract(
     Notes
     -----
     A lesion found in the partial store is reused when the settings that
-    change the values are the same (otherwise the run is refused) and its
+    change the values are the same, and so are the weights file's SHA-256,
+    the texture code path (numba or numpy) and the library version
+    (otherwise the run is refused; a store without a finished chunk is
+    taken over instead), and its
     fingerprint, a hash of its manifest cells and of its files' sizes and
     modification times, is unchanged; failed lesions are never stored, so
     they are tried again. The store is deleted once every lesion is done.
@@ -597,6 +851,34 @@ def run_extract(
     (4, 54)
     """
     started = time.monotonic()
+    with _file_size_limit_is_an_error():
+        return _run_extract(
+            manifest,
+            out,
+            params=params,
+            overrides=overrides,
+            id_column=id_column,
+            label_column=label_column,
+            chunk_size=chunk_size,
+            quiet=quiet,
+            fail_fast=fail_fast,
+            started=started,
+        )
+
+
+def _run_extract(
+    manifest: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    params: str | os.PathLike[str] | None,
+    overrides: Mapping[str, Any] | None,
+    id_column: str,
+    label_column: str | None,
+    chunk_size: int,
+    quiet: bool,
+    fail_fast: bool,
+    started: float,
+) -> int:
     store = None
     try:
         settings = resolve_settings(params, overrides)
@@ -615,28 +897,49 @@ def run_extract(
                 "rename it in the manifest"
             )
         settings["phases"] = list(run.phases)  # what 'every phase' meant
-        outputs.table.parent.mkdir(parents=True, exist_ok=True)
+        with _writing(outputs.table.parent):
+            outputs.table.parent.mkdir(parents=True, exist_ok=True)
         store = _PartialStore(
             outputs.partial,
             {
                 "format": _STORE_FORMAT,
                 "ceusradiomics": __version__,
+                "texture_backend": run.texture_backend,
+                "weights_sha256": run.weights_sha256,
                 "settings": values_settings(settings),
                 "columns": run.columns,
             },
         )
         stored = store.open()
+        # A run killed while writing the table, the sidecar or the errors
+        # file left a temporary file beside them (the lock is ours now).
+        _remove_stale_tmp(outputs.table.parent, outputs.names)
+    except _WriteError as exc:
+        if store is not None:
+            store.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_WRITE
     except (SettingsError, ValueError, TypeError, OSError, ImportError) as exc:
         if store is not None:
             store.close()
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_INVALID
 
+    lesions = [str(lesion) for lesion in run.X.index]
+    done: dict[str, np.ndarray] = {}
     try:
+        prints = {lesion: run.fingerprint(lesion) for lesion in lesions}
+        done.update(
+            (lesion, stored[lesion][1])
+            for lesion in lesions
+            if lesion in stored and stored[lesion][0] == prints[lesion]
+        )
         return _run(
             run,
             store,
-            stored,
+            lesions,
+            prints,
+            done,
             outputs=outputs,
             settings=settings,
             manifest_path=manifest_path,
@@ -648,13 +951,17 @@ def run_extract(
             fail_fast=fail_fast,
             started=started,
         )
+    except _WriteError as exc:
+        exc.saved = (store.folder, len(done), len(lesions))
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_WRITE
     except KeyboardInterrupt:
         print(
             f"interrupted: finished lesions are saved in {store.folder}; run the "
             "same command again to resume",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         store.close()
 
@@ -662,7 +969,9 @@ def run_extract(
 def _run(
     run: _Extraction,
     store: _PartialStore,
-    stored: dict[str, tuple[str, np.ndarray]],
+    lesions: list[str],
+    prints: dict[str, str],
+    done: dict[str, np.ndarray],
     *,
     outputs: _Outputs,
     settings: dict[str, Any],
@@ -675,15 +984,11 @@ def _run(
     fail_fast: bool,
     started: float,
 ) -> int:
+    """Extract the lesions not `done` (those are reused: their fingerprints
+    match), saving each chunk to `store` (and into `done`); then write the
+    table, the sidecar and the errors file. Return the exit status."""
     from tqdm import tqdm
 
-    lesions = [str(lesion) for lesion in run.X.index]
-    prints = {lesion: run.fingerprint(lesion) for lesion in lesions}
-    done = {
-        lesion: stored[lesion][1]
-        for lesion in lesions
-        if lesion in stored and stored[lesion][0] == prints[lesion]
-    }
     n_resumed = len(done)
     todo = [lesion for lesion in lesions if lesion not in done]
     problems: list[_Problem] = []
@@ -716,7 +1021,7 @@ def _run(
                     "the same command resumes from there)",
                     file=sys.stderr,
                 )
-                return 1
+                return EXIT_FAILED
 
     ok_lesions = [lesion for lesion in lesions if lesion in done]
     n_columns = len(run.columns)
@@ -753,11 +1058,11 @@ def _run(
         "errors_file": str(outputs.errors) if problems else None,
         "settings": settings,
         "versions": _versions(settings["deep"], outputs.format),
+        "texture_backend": run.texture_backend,
         "platform": platform.platform(),
     }
-    weights = settings["weights"]
-    if settings["deep"] and weights is not None and not is_named_weights(weights):
-        sidecar["weights_sha256"] = _sha256(Path(weights))
+    if run.weights_sha256 is not None:
+        sidecar["weights_sha256"] = run.weights_sha256
     _write_json(outputs.sidecar, sidecar)
 
     if problems:
@@ -769,14 +1074,14 @@ def _run(
             f"error{'s' if n_failed != 1 else ''} in {outputs.errors_shown}",
             file=sys.stderr,
         )
-        return 1
-    with contextlib.suppress(FileNotFoundError):
+        return EXIT_FAILED
+    with _writing(outputs.errors), contextlib.suppress(FileNotFoundError):
         outputs.errors.unlink()  # from an earlier run, now fixed
     store.remove()
     resumed = f" ({n_resumed} from an earlier run)" if n_resumed else ""
     n_done = f"{len(ok_lesions)}/{len(lesions)}"
     print(f"extracted {n_done} lesions{resumed} into {outputs.shown}")
-    return 0
+    return EXIT_OK
 
 
 def _write_errors(path: Path, problems: list[_Problem], id_column: str) -> None:
@@ -804,7 +1109,9 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "on the next run. Settings come from the flags or from --params "
             "(a JSON or YAML file with the same names, e.g. wavelet_scales); a "
             "flag given explicitly replaces the file's value. Exit status: 0 "
-            "done, 1 some lesions failed, 2 invalid settings or input."
+            "done, 1 some lesions failed, 2 invalid settings or input, 3 a file "
+            "could not be written (disk full, file-size limit, permission), 130 "
+            "interrupted."
         ),
     )
     files = extract.add_argument_group("input and output")
