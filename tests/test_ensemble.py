@@ -68,8 +68,8 @@ def test_study_pipeline_steps():
     assert "iccfilter" not in deep and "emptyfeaturefilter" not in deep
     single = [n for n, _ in make_study_pipeline(readers="primary").steps]
     assert "iccfilter" not in single
-    with pytest.raises(ValueError, match="branch must be 'radiomics' or 'deep'"):
-        make_study_pipeline("clinical")
+    with pytest.raises(ValueError, match=r"branch must be one of \['radiomics'"):
+        make_study_pipeline("clinic")
     with pytest.raises(ValueError, match="input must be 'records' or 'table'"):
         make_study_pipeline(input="images")
 
