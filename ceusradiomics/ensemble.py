@@ -22,10 +22,11 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.ensemble import RandomForestClassifier, StackingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
@@ -64,7 +65,7 @@ class _Columns:
 
 
 def _rows(X, index):
-    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+    return _safe_indexing(X, index)
 
 
 class RadiomicsScore(TransformerMixin, BaseEstimator):
@@ -550,6 +551,11 @@ class StackingERClassifier(StackingClassifier):
         Verbosity of the stacking's own fits.
     random_state : int, RandomState instance or None, default=None
         Seeds the default branches and the default splitter.
+    nested_oof : bool, default=True
+        Compute the stack's fully out-of-fold training scores (the
+        ``"stack"`` column of `oof_proba_`), a nested cross-validation that
+        refits the stack once per fold of `cv`. False skips it (the fit costs
+        a sixth as much) and `oof_proba_` holds the branches' columns only.
     clinical_columns : list of str, optional
         Clinical factors of ``X`` (the records frame with the clinical table
         joined: ``X.join(clinical)``). With them, a third branch,
@@ -569,10 +575,15 @@ class StackingERClassifier(StackingClassifier):
     stack_method_ : list of str
         The method used per branch.
     oof_proba_ : DataFrame of shape (n_lesions, n_branches + 1)
-        Out-of-fold scores of the training lesions: each branch's (the
-        meta-learner's input) and the stack's (the meta-learner
-        cross-validated on them). Use them, not the refitted models' scores,
-        for honest training-set metrics and for choosing a threshold.
+        Out-of-fold scores of the training lesions. Each branch's column is
+        the meta-learner's input: the branch fitted on the other folds of
+        `cv`. The ``"stack"`` column is fully out of fold: in each fold of
+        `cv`, the whole stack (branches, their inner out-of-fold predictions
+        and the meta-learner) is refitted on the other folds, so no step that
+        produced a lesion's score saw it (a nested cross-validation; the
+        extractors' caches keep its cost to the model fits). Use them, not
+        the refitted models' scores, for honest training-set metrics and for
+        choosing a threshold.
     classes_ : ndarray of shape (2,)
         The class labels.
 
@@ -598,6 +609,7 @@ class StackingERClassifier(StackingClassifier):
         **StackingClassifier._parameter_constraints,
         "estimators": [list, None],
         "random_state": ["random_state"],
+        "nested_oof": ["boolean"],
         "clinical_columns": [list, tuple, None],
     }
 
@@ -612,6 +624,7 @@ class StackingERClassifier(StackingClassifier):
         passthrough=False,
         verbose=0,
         random_state=None,
+        nested_oof=True,
         clinical_columns=None,
     ):
         super().__init__(
@@ -624,6 +637,7 @@ class StackingERClassifier(StackingClassifier):
             verbose=verbose,
         )
         self.random_state = random_state
+        self.nested_oof = nested_oof
         self.clinical_columns = clinical_columns
 
     def _seed(self) -> int | None:
@@ -711,18 +725,31 @@ class StackingERClassifier(StackingClassifier):
                 super().fit(X, y, **fit_params)
         finally:
             del self._capture_oof
-        # Out-of-fold probability of the stack itself: the meta-learner
-        # cross-validated on the branches' out-of-fold predictions.
-        branch_oof = self.oof_proba_.to_numpy()
-        meta = cross_val_predict(
-            clone(self.final_estimator_),
-            branch_oof,
-            self._label_encoder.transform(y),
-            cv=cv,
-            method="predict_proba",
-        )
-        self.oof_proba_["stack"] = meta[:, 1]
+        if getattr(self, "_nested", False) or not self.nested_oof:
+            return self  # e.g. an outer fold's stack: its scores are not needed
+        # Out-of-fold probability of the stack itself, fully out of fold: in
+        # each fold of `cv` the whole stack (branches, their inner
+        # out-of-fold predictions and the meta-learner) is refitted on the
+        # other folds and scores the held-out lesions, which nothing in that
+        # fit has seen. The extractors' caches make the refits cost their
+        # model fits only.
+        self.oof_proba_["stack"] = self._nested_oof(X, y, cv, estimators)
         return self
+
+    def _nested_oof(self, X, y, cv, estimators) -> np.ndarray:
+        y = np.asarray(y)
+        oof = np.full(len(y), np.nan)
+        for train, test in check_cv(cv, y, classifier=True).split(X, y):
+            outer = clone(self)
+            outer.set_params(estimators=[(n, clone(e)) for n, e in estimators])
+            outer.clinical_columns = None  # already among `estimators`
+            outer._nested = True
+            try:
+                outer.fit(_rows(X, train), y[train])
+            finally:
+                del outer._nested
+            oof[test] = outer.predict_proba(_rows(X, test))[:, 1]
+        return oof
 
     def _concatenate_predictions(self, X, predictions):
         # StackingClassifier's hook that assembles the meta-features: during

@@ -29,11 +29,19 @@ TABULAR_STACK = StackingERClassifier(
     ],
     random_state=0,
 )
+# scikit-learn's checks fit dozens of times: without the nested refits.
+FAST_STACK = clone(TABULAR_STACK).set_params(nested_oof=False)
 
 
-@parametrize_with_checks([TABULAR_STACK])
+@parametrize_with_checks([FAST_STACK])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_nested_out_of_fold_passes_the_training_checks():
+    from sklearn.utils.estimator_checks import check_classifiers_train
+
+    check_classifiers_train("StackingERClassifier", clone(TABULAR_STACK))
 
 
 def _table(n=120, p=30, seed=0):
@@ -278,6 +286,9 @@ def test_stack_on_records_in_cross_val_score(small_cohort):
         ],
         cv=3,
         random_state=0,
+        # 30 lesions: the nested refits' folds would hold two lesions of a
+        # class (tested on tables above)
+        nested_oof=False,
     )
     scores = cross_val_score(
         stack, X, y, cv=StratifiedKFold(2, shuffle=True, random_state=0)
@@ -573,3 +584,32 @@ def test_radiomics_score_cross_fits_the_training_scores():
     # cv=None: the published nomograms' in-sample scores
     plain = RadiomicsScore(inner, cv=None).fit_transform(X, y)[:, 0]
     np.testing.assert_allclose(plain, in_sample, rtol=1e-12)
+
+
+def test_stack_out_of_fold_score_is_a_nested_cross_validation():
+    X, y = _table(p=8)
+    stack = clone(TABULAR_STACK).fit(X, y)
+    # by hand: each outer fold refits the whole stack on the other folds
+    expected = np.full(len(y), np.nan)
+    outer = StratifiedKFold(5, shuffle=True, random_state=0)
+    for train, test in outer.split(X, y):
+        fold = clone(TABULAR_STACK).fit(X.iloc[train], y[train])
+        expected[test] = fold.predict_proba(X.iloc[test])[:, 1]
+    np.testing.assert_allclose(stack.oof_proba_["stack"], expected, rtol=0, atol=1e-12)
+
+
+def test_stack_out_of_fold_score_is_honest_on_noise():
+    # The meta-learner cross-validated on branch scores whose branches saw
+    # every training row is optimistic on pure noise; the nested score is not.
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(80, 6)), columns=[f"x{i}" for i in range(6)])
+    y = rng.permutation(np.repeat([0, 1], 40))
+    stack = StackingERClassifier(
+        estimators=[
+            ("tree", DecisionTreeClassifier(max_depth=3, random_state=0)),
+            ("lr", LogisticRegression()),
+        ],
+        random_state=0,
+    ).fit(X, y)
+    auc = roc_auc_score(y, stack.oof_proba_["stack"])
+    assert 0.3 < auc < 0.7
