@@ -25,6 +25,7 @@ import numpy as np
 __all__ = [
     "CeusRadiomicsWarning",
     "DegenerateROIWarning",
+    "DegenerateStatisticWarning",
     "EmptyFeatureWarning",
     "EmptySelectionWarning",
     "MaskLabelWarning",
@@ -33,6 +34,7 @@ __all__ = [
     "ROITypeError",
     "SeparationWarning",
     "SmallSampleWarning",
+    "UndefinedScoreWarning",
 ]
 
 
@@ -144,6 +146,14 @@ class DegenerateROIWarning(CeusRadiomicsWarning):
     """
 
 
+class DegenerateStatisticWarning(CeusRadiomicsWarning):
+    """A statistic is undefined on these data and is returned as NaN.
+
+    For example DeLong's test when two AUCs differ but the variance of
+    their difference is zero (a few lesions, no discordant pairs).
+    """
+
+
 class MaskLabelWarning(CeusRadiomicsWarning):
     """A mask holds several labels (values), merged into one ROI.
 
@@ -191,4 +201,14 @@ class SeparationWarning(CeusRadiomicsWarning):
     iterations and goes on with the estimates reached (the predictions still
     rank the lesions); the message names the predictors concerned.
     :class:`~ceusradiomics.clinical.ScreenedLogisticRegression` raises it.
+    """
+
+
+class UndefinedScoreWarning(CeusRadiomicsWarning):
+    """A score is undefined on some resamples and is reported as NaN.
+
+    A cross-validation test fold, a bootstrap sample or its out-of-bag set
+    that holds lesions of one class only has no AUC. Such resamples are
+    kept as NaN and left out of the means and intervals, and one warning
+    per call says how many there were (see :mod:`ceusradiomics.validation`).
     """

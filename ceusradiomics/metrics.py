@@ -38,6 +38,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn_compat.utils._param_validation import validate_params
 
+from ceusradiomics.exceptions import DegenerateStatisticWarning
+
 __all__ = [
     "AUCResult",
     "BinaryReport",
@@ -543,7 +545,9 @@ def delong_test(y_true, score_a, score_b, *, pos_label=None) -> DeLongResult:
     components, which is the same quantity without cancellation error.
     When it is zero (identical scores, or rankings that differ nowhere) and
     the AUCs are equal, ``z = 0`` and ``p = 1``; when it is zero and the
-    AUCs differ, ``z = ±inf`` and ``p = 0``.
+    AUCs differ (a handful of lesions), the test is undefined: ``z`` and
+    ``p`` are NaN, with a
+    :class:`~ceusradiomics.exceptions.DegenerateStatisticWarning`.
 
     References
     ----------
@@ -581,8 +585,19 @@ def delong_test(y_true, score_a, score_b, *, pos_label=None) -> DeLongResult:
     std_error = float(np.sqrt(max(variance, 0.0)))
     if std_error > 0:
         z = difference / std_error
+    elif difference == 0:
+        z = 0.0  # the same ranking: nothing to test
     else:
-        z = 0.0 if difference == 0 else float(np.copysign(np.inf, difference))
+        # AUCs that differ with no variance at all: too few lesions (or
+        # ties) for the asymptotic test, not an infinitely strong result.
+        warnings.warn(
+            f"DeLong's test is undefined here: the AUCs differ ({auc[0]:.3f} vs "
+            f"{auc[1]:.3f}) but the variance of their difference is 0 (with "
+            f"{m} positive and {n} negative lesions); z and p are NaN",
+            DegenerateStatisticWarning,
+            stacklevel=3,
+        )
+        z = float("nan")
     p_value = float(2.0 * stats.norm.sf(abs(z)))
     return DeLongResult(
         auc_a=float(auc[0]),

@@ -708,3 +708,20 @@ def test_report_is_frozen():
     rep = BinaryReport(threshold=0.5, tp=1, fp=0, tn=1, fn=0)
     with pytest.raises(AttributeError):
         rep.tp = 3
+
+
+def test_delong_test_is_nan_where_its_variance_is_degenerate():
+    from ceusradiomics.exceptions import DegenerateStatisticWarning
+
+    # 2 + 2 lesions: a ranks every pair right, b every pair wrong; each
+    # lesion's structural component is then the same, so the difference
+    # has no variance (the asymptotic test said p = 0 here).
+    y = [0, 0, 1, 1]
+    a = [0.1, 0.2, 0.8, 0.9]
+    b = [0.8, 0.9, 0.1, 0.2]
+    with pytest.warns(DegenerateStatisticWarning, match="undefined"):
+        res = delong_test(y, a, b)
+    assert res.difference != 0
+    assert np.isnan(res.z) and np.isnan(res.p_value)
+    same = delong_test(y, a, a)
+    assert (same.z, same.p_value) == (0.0, 1.0)
