@@ -68,6 +68,8 @@ def test_demo_runs_the_study_and_writes_every_file(capsys, tmp_path):
         "decision_curves.png",
         "lasso_coefficients.png",
         "nomogram.png",
+        "roc.svg",
+        "nomogram.svg",
         "table1.csv",
         "table1_er.csv",
         "odds_ratios.csv",

@@ -442,20 +442,21 @@ def _study(
             threshold = youden_threshold(y_train, proba["train"][key])
             auc = roc_auc_ci(labels[cohort], score)
             report = binary_report(labels[cohort], score, threshold=threshold)
-            rows.append(
-                {
-                    "cohort": "Training" if cohort == "train" else "Testing",
-                    "model": name,
-                    "AUC": auc.auc,
-                    "AUC 95% CI": f"{auc.ci_lower:.3f}-{auc.ci_upper:.3f}",
-                    "accuracy": report.accuracy,
-                    "sensitivity": report.sensitivity,
-                    "specificity": report.specificity,
-                    "PPV": report.ppv,
-                    "NPV": report.npv,
-                    "threshold": threshold,
-                }
-            )
+            row = {
+                "cohort": "Training" if cohort == "train" else "Testing",
+                "model": name,
+                "AUC": auc.auc,
+                "AUC 95% CI": f"{auc.ci_lower:.3f}-{auc.ci_upper:.3f}",
+            }
+            # Each proportion with its Wilson 95% interval.
+            for metric, column in _PROPORTIONS.items():
+                value = report.to_frame().loc[metric]
+                row[column] = value["estimate"]
+                row[f"{column} 95% CI"] = (
+                    f"{value['ci_lower']:.3f}-{value['ci_upper']:.3f}"
+                )
+            row["threshold"] = threshold
+            rows.append(row)
     table2 = pd.DataFrame(rows)
     # The combined model against its parts; with a clinical model, every
     # imaging model against it (does imaging add to the clinical factors?).
@@ -510,8 +511,9 @@ def _study(
         )
     print()
     print(
-        f"Table 2. Performance of the {len(names)} models (training: 5-fold "
-        "out-of-fold scores; threshold: Youden on them)"
+        f"Table 2. Performance of the {len(names)} models, with 95% CIs (DeLong "
+        "for the AUC, Wilson for the proportions; training: 5-fold out-of-fold "
+        "scores; threshold: Youden on them)"
     )
     print(_format_table2(table2))
     print()
@@ -664,31 +666,37 @@ def _score_formula(pipeline) -> str:
     return f"{np.ravel(lasso.intercept_)[0]:+.3f} {terms}"
 
 
+_PROPORTIONS = {
+    "accuracy": "accuracy",
+    "sensitivity": "sensitivity",
+    "specificity": "specificity",
+    "ppv": "PPV",
+    "npv": "NPV",
+}
+
+
 def _format_table2(table2: pd.DataFrame) -> str:
-    shown = table2.drop(columns="threshold").copy()
-    shown["AUC (95% CI)"] = [
-        f"{a:.3f} ({ci})"
-        for a, ci in zip(shown["AUC"], shown["AUC 95% CI"], strict=True)
-    ]
-    shown = shown[
-        [
-            "cohort",
-            "model",
-            "AUC (95% CI)",
-            "accuracy",
-            "sensitivity",
-            "specificity",
-            "PPV",
-            "NPV",
+    """Table 2 as text: each figure with its 95% CI (DeLong for the AUC,
+    Wilson for the proportions)."""
+    shown = table2[["cohort", "model"]].copy()
+    for column in ["AUC", *_PROPORTIONS.values()]:
+        shown[column] = [
+            f"{value:.3f} ({ci})"
+            for value, ci in zip(
+                table2[column], table2[f"{column} 95% CI"], strict=True
+            )
         ]
-    ]
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    return shown.to_string(index=False)
 
 
 def _figures(
     out, labels, proba, names, radiomics, deep, nomogram=None, X_train=None
 ) -> list[str]:
-    """The study's figures as PNG files; none when matplotlib is missing."""
+    """The study's figures, each as PNG and SVG; none without matplotlib.
+
+    Every model keeps one colour and one name across the figures, and the
+    legends sit below the axes, where they cover no curve.
+    """
     try:
         import matplotlib
 
@@ -705,38 +713,59 @@ def _figures(
     )
 
     written = []
+    palette = dict(zip(names.values(), plt.get_cmap("tab10").colors, strict=False))
+    shown = list(names.values())
 
-    def save(fig, name, layout=True):
+    def save(fig, stem, layout=True):
         if layout:
             fig.tight_layout()
-        fig.savefig(out / name, dpi=120, bbox_inches=None if layout else "tight")
+        for suffix in ("png", "svg"):
+            # "tight": the legends below the axes are part of the figure.
+            fig.savefig(out / f"{stem}.{suffix}", dpi=120, bbox_inches="tight")
+            written.append(f"{stem}.{suffix}")
         plt.close(fig)
-        written.append(name)
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    for ax, cohort in zip(axes, ("train", "test"), strict=True):
-        plot_roc_curves(
-            labels[cohort],
-            {names[k]: proba[cohort][k] for k in names},
-            ax=ax,
+    def styled(ax):
+        # The models' colours in order, whatever a plotting function draws.
+        ax.set_prop_cycle(color=[palette[n] for n in shown])
+        return ax
+
+    def legend_below(ax):
+        handles, texts = ax.get_legend_handles_labels()
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        ax.legend(
+            handles,
+            texts,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            fontsize="small",
+            frameon=False,
         )
-        ax.set_title("Training cohort" if cohort == "train" else "Testing cohort")
-    save(fig, "roc.png")
 
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    plot_calibration_curves(
-        labels["test"], {names[k]: proba["test"][k] for k in names}, ax=ax
-    )
+    def by_model(cohort):
+        return {names[k]: proba[cohort][k] for k in names}
+
+    height = 5 + 0.25 * len(names)
+    fig, axes = plt.subplots(1, 2, figsize=(12, height))
+    for ax, cohort in zip(axes, ("train", "test"), strict=True):
+        plot_roc_curves(labels[cohort], by_model(cohort), ax=styled(ax))
+        ax.set_title("Training cohort" if cohort == "train" else "Testing cohort")
+        legend_below(ax)
+    save(fig, "roc")
+
+    fig, ax = plt.subplots(figsize=(6, height))
+    plot_calibration_curves(labels["test"], by_model("test"), ax=styled(ax))
     ax.set_title("Calibration, testing cohort")
-    save(fig, "calibration.png")
+    legend_below(ax)
+    save(fig, "calibration")
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, height))
     for ax, cohort in zip(axes, ("train", "test"), strict=True):
-        plot_decision_curves(
-            labels[cohort], {names[k]: proba[cohort][k] for k in names}, ax=ax
-        )
+        plot_decision_curves(labels[cohort], by_model(cohort), ax=styled(ax))
         ax.set_title("Training cohort" if cohort == "train" else "Testing cohort")
-    save(fig, "decision_curves.png")
+        legend_below(ax)
+    save(fig, "decision_curves")
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     for ax, (title, pipeline) in zip(
@@ -745,11 +774,11 @@ def _figures(
         lasso = pipeline.named_steps["lassoselector"]
         coef = pd.Series(np.ravel(lasso.coef_), index=lasso.feature_names_in_)
         coef = coef[coef != 0]
-        shown = coef.reindex(coef.abs().sort_values(ascending=False).index[:20])
-        plot_lasso_coefficients(shown, ax=ax)
+        top = coef.reindex(coef.abs().sort_values(ascending=False).index[:20])
+        plot_lasso_coefficients(top, ax=ax)
         more = f" (20 largest of {len(coef)})" if len(coef) > 20 else ""
         ax.set_title(f"{title}: LASSO coefficients{more}")
-    save(fig, "lasso_coefficients.png")
+    save(fig, "lasso_coefficients")
 
     if nomogram is not None:
         from ceusradiomics.plotting import NomogramDisplay
@@ -759,7 +788,7 @@ def _figures(
             nomogram[-1], nomogram[:-1].transform(X_train)
         )
         # The display lays out its own rows (tight_layout cannot).
-        save(display.figure_, "nomogram.png", layout=False)
+        save(display.figure_, "nomogram", layout=False)
     return written
 
 
@@ -833,5 +862,7 @@ def _write_report(
         "```",
     ]
     if figures:
-        lines += ["", "## Figures", ""] + [f"![{f}]({f})" for f in figures]
+        lines += ["", "## Figures", ""] + [
+            f"![{f}]({f})" for f in figures if f.endswith(".png")
+        ]
     path.write_text("\n".join(lines) + "\n")
