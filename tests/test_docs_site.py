@@ -27,6 +27,7 @@ API_MODULES = [
     "deep",
     "selection",
     "clinical",
+    "report",
     "ensemble",
     "metrics",
     "plotting",

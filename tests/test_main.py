@@ -3,8 +3,10 @@
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -90,6 +92,57 @@ def test_demo_runs_the_study_and_writes_every_file(capsys, tmp_path):
     assert "Clinical factors, training cohort" in printed
     assert table2["AUC"].between(0, 1).all()
     assert "## Table 2" in (out / "report.md").read_text()
+    _check_html_report(out)
+
+
+class _Tables(HTMLParser):
+    """The tables (rows of cell texts), the embedded figures and the links."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.cell, self.svgs, self.links = [], None, 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self.cell = ""
+        elif tag == "svg":
+            self.svgs += 1
+        self.links += [v for k, v in attrs if k in ("href", "src") and v]
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.tables[-1][-1].append(self.cell.strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+
+def _check_html_report(out):
+    text = (out / "report.html").read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    parsed = _Tables()
+    parsed.feed(text)
+    # every figure embedded, nothing fetched from elsewhere
+    figures = {p.stem for p in out.glob("*.svg")}
+    assert parsed.svgs == len(figures) == 5
+    assert all(link.startswith(("#", "data:")) for link in parsed.links)
+    # every table is its CSV, to the three decimals shown
+    for name in ("table2.csv", "delong.csv", "odds_ratios.csv"):
+        frame = pd.read_csv(out / name)
+        header = list(frame.columns)
+        (table,) = [t for t in parsed.tables if t and t[0] == header]
+        for row, values in zip(table[1:], frame.itertuples(index=False), strict=True):
+            for cell, value in zip(row, values, strict=True):
+                if isinstance(value, float):
+                    assert cell == ("" if np.isnan(value) else f"{value:.3f}")
+                else:
+                    assert cell == str(value)
 
 
 def test_unknown_command_exits_with_usage():

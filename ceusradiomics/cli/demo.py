@@ -531,7 +531,18 @@ def _study(
     pd.concat({c: p for c, p in proba.items()}, names=["cohort"]).to_csv(
         out / "predictions.csv"
     )
-    figures = _figures(out, labels, proba, names, radiomics, deep, nomogram, X_train)
+    shown_figures: dict = {}  # kept open for the HTML report, then closed
+    figures = _figures(
+        out,
+        labels,
+        proba,
+        names,
+        radiomics,
+        deep,
+        nomogram,
+        X_train,
+        on_figure=shown_figures.__setitem__,
+    )
     _write_report(
         out / "report.md",
         source=source,
@@ -545,12 +556,159 @@ def _study(
         clinical_tables=clinical_tables,
         odds=odds,
     )
-    written = ["table2.csv", "delong.csv", "predictions.csv", "report.md"]
+    _write_html_report(
+        out / "report.html",
+        source=source,
+        note=note,
+        n_train=len(train),
+        n_test=len(test),
+        y_train=y_train,
+        texture_params=texture_params,
+        weights=weights,
+        clinical_tables=clinical_tables,
+        odds=odds,
+        counts=counts,
+        score=score_terms,
+        table2=table2,
+        delong=delong,
+        figures=shown_figures,
+        n_candidates=counts[0][0][1],
+    )
+    if shown_figures:
+        import matplotlib.pyplot as plt
+
+        for fig in shown_figures.values():
+            plt.close(fig)
+    written = [
+        "table2.csv",
+        "delong.csv",
+        "predictions.csv",
+        "report.md",
+        "report.html",
+    ]
     if clinical_tables is not None:
         written += ["table1.csv", "table1_er.csv", "odds_ratios.csv"]
     print()
     print(f"Wrote {out}/: " + ", ".join(written + figures))
     return 0
+
+
+def _write_html_report(
+    path,
+    *,
+    source,
+    note,
+    n_train,
+    n_test,
+    y_train,
+    texture_params,
+    weights,
+    clinical_tables,
+    odds,
+    counts,
+    score,
+    table2,
+    delong,
+    figures,
+    n_candidates,
+):
+    """``report.html``: the study as one self-contained page, TRIPOD-ordered.
+
+    Every table is the frame written to its CSV beside it; every figure is
+    embedded as SVG (no file, no network needed to open it).
+    """
+    import platform
+
+    from ceusradiomics import __version__
+    from ceusradiomics.report import StudyReport
+
+    (data, outcome, predictors, building, performance, validation, curves, limits) = (
+        StudyReport.tripod_sections()
+    )
+    report = StudyReport(
+        "CEUS deep-learning radiomics: study reproduction",
+        subtitle=f"ceusradiomics {__version__}, Python {platform.python_version()}",
+    )
+    report.add_section(data).add_text(
+        f"Cohort: {source}. Stratified 7:3 split: {n_train} training and {n_test} "
+        "testing lesions; every selection step is fitted on the training split only."
+    )
+    if clinical_tables is not None:
+        report.add_table(
+            clinical_tables["by_split"],
+            caption="Table 1. Training and testing cohorts, with tests",
+            csv_name="table1.csv",
+        )
+        report.add_table(
+            clinical_tables["by_er"],
+            caption="Table 1b. By early recurrence",
+            csv_name="table1_er.csv",
+        )
+    report.add_section(outcome).add_text(
+        f"Early recurrence (ER), binary: {int(y_train.sum())} of {n_train} training "
+        "lesions are positive."
+    )
+    settings = {"normalization": "none", **(texture_params or {})}
+    report.add_section(predictors).add_list(
+        [
+            "MaZda texture features of each phase's ROI (TextureExtractor, "
+            + ", ".join(f"{k}={v!r}" for k, v in settings.items())
+            + ")",
+            "ResNet-50 pooled features of each phase's ROI crop, weights: "
+            + ("random (no ImageNet weights)" if weights is None else str(weights)),
+        ]
+        + (
+            ["Clinical factors: " + ", ".join(CLINICAL_FACTORS)]
+            if odds is not None
+            else []
+        )
+    )
+    report.add_section(building)
+    for branch, steps in zip(("Radiomics", "Deep"), counts, strict=True):
+        report.add_text(f"{branch}: " + " -> ".join(f"{n} ({s})" for s, n in steps))
+    report.add_text(f"Radiomics score = {score}")
+    if odds is not None:
+        report.add_table(
+            odds,
+            caption="Clinical factors: univariable and multivariable odds ratios",
+            csv_name="odds_ratios.csv",
+        )
+    report.add_section(performance)
+    report.add_table(
+        table2,
+        caption="Table 2. AUC with DeLong 95% CI; accuracy, sensitivity, "
+        "specificity, PPV, NPV with Wilson 95% CIs; training rows out of fold",
+        csv_name="table2.csv",
+    )
+    report.add_table(delong, caption="DeLong tests", csv_name="delong.csv")
+    for stem in ("roc", "nomogram"):
+        if stem in figures:
+            report.add_figure(figures[stem], name=f"{stem}.svg")
+    report.add_section(validation).add_text(
+        "Training figures are out-of-fold scores (5-fold; the stacks' are nested). "
+        "Repeated cross-validation and bootstrap optimism correction are not run "
+        "by this demo."
+    )
+    report.add_section(curves)
+    for stem in ("calibration", "decision_curves", "lasso_coefficients"):
+        if stem in figures:
+            report.add_figure(figures[stem], name=f"{stem}.svg")
+    events = int(y_train.sum())
+    limitations = [
+        f"{events} events for {n_candidates} candidate texture features (and "
+        "thousands of deep ones) before selection: about "
+        f"{events / max(n_candidates, 1):.2f} events per candidate predictor.",
+        "A single 7:3 split: the testing AUCs swing from one seed to the next.",
+    ]
+    if weights is None:
+        limitations.append(
+            "The network has random weights, not ImageNet's: its features are not "
+            "the study's."
+        )
+    if note:
+        limitations.append(f"Note: {note}.")
+    report.add_section(limits).add_list(limitations)
+    report.write(path)
 
 
 def _imaging_stack(proba: dict, y_train, random_state) -> None:
@@ -690,7 +848,15 @@ def _format_table2(table2: pd.DataFrame) -> str:
 
 
 def _figures(
-    out, labels, proba, names, radiomics, deep, nomogram=None, X_train=None
+    out,
+    labels,
+    proba,
+    names,
+    radiomics,
+    deep,
+    nomogram=None,
+    X_train=None,
+    on_figure=None,
 ) -> list[str]:
     """The study's figures, each as PNG and SVG; none without matplotlib.
 
@@ -723,7 +889,10 @@ def _figures(
             # "tight": the legends below the axes are part of the figure.
             fig.savefig(out / f"{stem}.{suffix}", dpi=120, bbox_inches="tight")
             written.append(f"{stem}.{suffix}")
-        plt.close(fig)
+        if on_figure is None:
+            plt.close(fig)
+        else:
+            on_figure(stem, fig)  # the caller closes it
 
     def styled(ax):
         # The models' colours in order, whatever a plotting function draws.
