@@ -28,6 +28,7 @@ API_MODULES = [
     "selection",
     "clinical",
     "report",
+    "validation",
     "ensemble",
     "metrics",
     "plotting",
