@@ -166,6 +166,9 @@ def test_stack_of_table_branches_with_grid_search():
             ("deep", make_study_pipeline("deep", input="table", lasso_cv=3)),
         ],
         random_state=0,
+        # The search scores its own folds: the nested training scores of
+        # every candidate fit would only cost time here.
+        nested_oof=False,
     )
     search = GridSearchCV(
         stack,
