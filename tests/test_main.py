@@ -75,6 +75,9 @@ def test_demo_runs_the_study_and_writes_every_file(capsys, tmp_path):
         "table1.csv",
         "table1_er.csv",
         "odds_ratios.csv",
+        "repeated_cv.csv",
+        "repeated_cv_splits.csv",
+        "repeated_cv.svg",
     ]:
         assert (out / name).stat().st_size > 0, name
     table2 = pd.read_csv(out / "table2.csv")
@@ -130,10 +133,10 @@ def _check_html_report(out):
     parsed.feed(text)
     # every figure embedded, nothing fetched from elsewhere
     figures = {p.stem for p in out.glob("*.svg")}
-    assert parsed.svgs == len(figures) == 5
+    assert parsed.svgs == len(figures) == 6
     assert all(link.startswith(("#", "data:")) for link in parsed.links)
     # every table is its CSV, to the three decimals shown
-    for name in ("table2.csv", "delong.csv", "odds_ratios.csv"):
+    for name in ("table2.csv", "delong.csv", "odds_ratios.csv", "repeated_cv.csv"):
         frame = pd.read_csv(out / name)
         header = list(frame.columns)
         (table,) = [t for t in parsed.tables if t and t[0] == header]

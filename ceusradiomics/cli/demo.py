@@ -68,6 +68,14 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument(
+        "--thorough",
+        action="store_true",
+        help="internal validation in full: repeated 5-fold CV x 10 of every model "
+        "including the two stacks, and 200 bootstrap samples of the single models "
+        "(default: 5-fold CV x 2 of the single models and the nomogram; see "
+        "docs/benchmarks.md for the times)",
+    )
+    demo.add_argument(
         "--summary-only",
         action="store_true",
         help="only build the cohort and print its summary",
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         weights=None if args.weights.lower() == "none" else args.weights,
         image_size=args.image_size,
         quiet=args.quiet,
+        thorough=args.thorough,
     )
 
 
@@ -196,6 +205,7 @@ def run_demo(
     image_size: int = 224,
     quiet: bool = False,
     texture_params: dict | None = None,
+    thorough: bool = False,
 ) -> int:
     """Run the demo and print its report; returns the exit code.
 
@@ -265,6 +275,7 @@ def run_demo(
         texture_params=texture_params or {},
         clinical=clinical,
         clinical_tables=clinical_tables,
+        thorough=thorough,
     )
 
 
@@ -338,6 +349,7 @@ def _study(
     texture_params,
     clinical=None,
     clinical_tables=None,
+    thorough=False,
 ):
     """Fit the models on the training split and report them like Table 2.
 
@@ -520,8 +532,24 @@ def _study(
     print("DeLong tests of correlated AUCs")
     print(delong.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
+    validation = _internal_validation(
+        stack,
+        nomogram,
+        X,
+        y,
+        factors,
+        names,
+        thorough=thorough,
+        random_state=random_state,
+    )
+
     out.mkdir(parents=True, exist_ok=True)
     table2.to_csv(out / "table2.csv", index=False)
+    if validation is not None:
+        validation["summary"].to_csv(out / "repeated_cv.csv", index=False)
+        validation["result"].scores.to_csv(out / "repeated_cv_splits.csv", index=False)
+        if "bootstrap" in validation:
+            validation["bootstrap"].to_csv(out / "bootstrap.csv", index=False)
     delong.to_csv(out / "delong.csv", index=False)
     if clinical_tables is not None:
         clinical_tables["by_split"].to_csv(out / "table1.csv")
@@ -556,8 +584,23 @@ def _study(
         clinical_tables=clinical_tables,
         odds=odds,
     )
+    if validation is not None and figures:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(8, 5))
+        validation["result"].plot(ax=ax)
+        ax.set_title(validation["title"])
+        for label in ax.get_xticklabels():  # long model names
+            label.set_rotation(20)
+            label.set_horizontalalignment("right")
+        fig.tight_layout()
+        for suffix in ("png", "svg"):
+            fig.savefig(out / f"repeated_cv.{suffix}", dpi=120, bbox_inches="tight")
+            figures.append(f"repeated_cv.{suffix}")
+        shown_figures["repeated_cv"] = fig
     _write_html_report(
         out / "report.html",
+        validation=validation,
         source=source,
         note=note,
         n_train=len(train),
@@ -588,6 +631,9 @@ def _study(
     ]
     if clinical_tables is not None:
         written += ["table1.csv", "table1_er.csv", "odds_ratios.csv"]
+    if validation is not None:
+        written += ["repeated_cv.csv", "repeated_cv_splits.csv"]
+        written += ["bootstrap.csv"] if "bootstrap" in validation else []
     print()
     print(f"Wrote {out}/: " + ", ".join(written + figures))
     return 0
@@ -596,6 +642,7 @@ def _study(
 def _write_html_report(
     path,
     *,
+    validation=None,
     source,
     note,
     n_train,
@@ -622,9 +669,16 @@ def _write_html_report(
     from ceusradiomics import __version__
     from ceusradiomics.report import StudyReport
 
-    (data, outcome, predictors, building, performance, validation, curves, limits) = (
-        StudyReport.tripod_sections()
-    )
+    (
+        data,
+        outcome,
+        predictors,
+        building,
+        performance,
+        validation_title,
+        curves,
+        limits,
+    ) = StudyReport.tripod_sections()
     report = StudyReport(
         "CEUS deep-learning radiomics: study reproduction",
         subtitle=f"ceusradiomics {__version__}, Python {platform.python_version()}",
@@ -684,11 +738,25 @@ def _write_html_report(
     for stem in ("roc", "nomogram"):
         if stem in figures:
             report.add_figure(figures[stem], name=f"{stem}.svg")
-    report.add_section(validation).add_text(
-        "Training figures are out-of-fold scores (5-fold; the stacks' are nested). "
-        "Repeated cross-validation and bootstrap optimism correction are not run "
-        "by this demo."
+    report.add_section(validation_title).add_text(
+        "Training figures are out-of-fold scores (5-fold; the stacks' are nested)."
     )
+    if validation is not None:
+        report.add_text(validation["title"] + ". " + validation["method"])
+        report.add_table(
+            validation["summary"],
+            caption="Repeated cross-validation, whole cohort",
+            csv_name="repeated_cv.csv",
+        )
+        if "repeated_cv" in figures:
+            report.add_figure(figures["repeated_cv"], name="repeated_cv.svg")
+        if "bootstrap" in validation:
+            report.add_table(
+                validation["bootstrap"],
+                caption="Bootstrap validation (200 samples): apparent, optimism, "
+                "corrected; the .632+ AUC",
+                csv_name="bootstrap.csv",
+            )
     report.add_section(curves)
     for stem in ("calibration", "decision_curves", "lasso_coefficients"):
         if stem in figures:
@@ -709,6 +777,89 @@ def _write_html_report(
         limitations.append(f"Note: {note}.")
     report.add_section(limits).add_list(limitations)
     report.write(path)
+
+
+def _internal_validation(
+    stack, nomogram, X, y, factors, names, *, thorough, random_state
+) -> dict:
+    """Repeated cross-validation (and, thorough, the bootstrap) on the whole cohort.
+
+    The primary estimates of each model's AUC, with the corrected resampled t
+    interval: by default 5-fold CV repeated twice for the single models and
+    the nomogram; with ``thorough`` ten repeats, the two stacks too (their
+    own nested training scores switched off: the CV is the outer loop), and
+    200 bootstrap samples of the single models (Harrell's optimism and the
+    .632+ AUC).
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    from ceusradiomics.ensemble import StackingERClassifier
+    from ceusradiomics.validation import bootstrap_validation, cross_validate_models
+
+    # The fitted branches' settings (clone drops the fit), the clinical one too.
+    branches = dict(stack.named_estimators_)
+    models = {}
+    if factors:
+        models[names["clinical"]] = clone(branches["clinical"])
+    models[names["radiomics"]] = clone(branches["radiomics"])
+    models[names["deep"]] = clone(branches["deep"])
+    if nomogram is not None:
+        models[names["nomogram"]] = clone(nomogram)
+    if thorough:
+        imaging = [(n, clone(branches[n])) for n in ("radiomics", "deep")]
+        key = "imaging" if factors else "stack"
+        models[names[key]] = StackingERClassifier(
+            estimators=imaging, random_state=random_state, nested_oof=False
+        )
+        if factors:
+            models[names["stack"]] = StackingERClassifier(
+                estimators=[*imaging, ("clinical", clone(branches["clinical"]))],
+                random_state=random_state,
+                nested_oof=False,
+            )
+    repeats = 10 if thorough else 2
+    cv = RepeatedStratifiedKFold(
+        n_splits=5, n_repeats=repeats, random_state=random_state
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateROIWarning)
+        result = cross_validate_models(models, X, y, cv=cv)
+    summary = result.to_frame().reset_index(names="model")
+    title = (
+        f"Repeated 5-fold cross-validation x {repeats}, all {len(y)} lesions "
+        f"({time.perf_counter() - start:.0f} s)"
+    )
+    print()
+    print(f"{title}: mean AUC with the corrected resampled t 95% CI")
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    validation = {
+        "result": result,
+        "summary": summary,
+        "title": title,
+        "method": "Every model is refitted, selection included, on each training "
+        "fold; the interval is Nadeau and Bengio's corrected resampled t."
+        + ("" if thorough else " The stacks and the bootstrap run with --thorough."),
+    }
+    if thorough:
+        rows = []
+        for name, model in models.items():
+            if isinstance(model, StackingERClassifier):
+                continue
+            table = bootstrap_validation(
+                model, X, y, n_bootstrap=200, random_state=random_state
+            ).to_frame()
+            rows.append(table.reset_index(names="metric").assign(model=name))
+        validation["bootstrap"] = pd.concat(rows, ignore_index=True)
+        print()
+        print("Bootstrap validation (200 samples)")
+        print(
+            validation["bootstrap"].to_string(
+                index=False, float_format=lambda v: f"{v:.3f}"
+            )
+        )
+    return validation
 
 
 def _imaging_stack(proba: dict, y_train, random_state) -> None:
