@@ -769,6 +769,27 @@ class StackingERClassifier(StackingClassifier):
             self.oof_proba_ = pd.DataFrame(oof, columns=names, index=index)
         return X_meta
 
+    def predict_proba(self, X):
+        """Probability estimates of the stack (the meta-learner's).
+
+        Always offered, also before ``fit``: the default meta-learner is a
+        logistic regression (scikit-learn's stacking hides the method while
+        ``final_estimator`` is None, which tools that check for it before
+        fitting, such as :func:`~ceusradiomics.validation.cross_validate_models`,
+        would read as "no probabilities").
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+        """
+        check_is_fitted(self)
+        return super().predict_proba(X)
+
     def branch_predict_proba(self, X) -> pd.DataFrame:
         """Probability of the positive class from each branch and from the stack.
 
