@@ -461,8 +461,9 @@ def _study(
                 "AUC 95% CI": f"{auc.ci_lower:.3f}-{auc.ci_upper:.3f}",
             }
             # Each proportion with its Wilson 95% interval.
+            proportions = report.to_frame()  # once per row, not per metric
             for metric, column in _PROPORTIONS.items():
-                value = report.to_frame().loc[metric]
+                value = proportions.loc[metric]
                 row[column] = value["estimate"]
                 row[f"{column} 95% CI"] = (
                     f"{value['ci_lower']:.3f}-{value['ci_upper']:.3f}"
