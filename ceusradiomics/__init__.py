@@ -15,6 +15,7 @@ from ceusradiomics.extractors import (
     ResNetFeaturizer,
     TextureExtractor,
 )
+from ceusradiomics.persist import load_model, save_model
 from ceusradiomics.selection import (
     CorrelationPruner,
     ICCFilter,
@@ -34,4 +35,6 @@ __all__ = [
     "TextureExtractor",
     "__version__",
     "clear_feature_cache",
+    "load_model",
+    "save_model",
 ]

@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
+from ceusradiomics._state import FrameState
 from ceusradiomics.exceptions import EmptySelectionWarning, SeparationWarning
 
 __all__ = [
@@ -830,7 +831,7 @@ def _resolve_categorical(categorical: Any, X: Any) -> list | None:
     return categorical
 
 
-class ScreenedLogisticRegression(ClassifierMixin, BaseEstimator):
+class ScreenedLogisticRegression(FrameState, ClassifierMixin, BaseEstimator):
     """Univariable screen, then a multivariable logistic regression.
 
     The clinical model of the study: every predictor is entered alone in a

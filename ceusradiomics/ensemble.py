@@ -30,6 +30,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from ceusradiomics._state import FrameState
 from ceusradiomics.clinical import ScreenedLogisticRegression
 from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
 from ceusradiomics.selection import (
@@ -510,7 +511,7 @@ def _clinical_pipeline(columns: list[str] | None, alpha: float) -> Pipeline:
     ).set_output(transform="pandas")
 
 
-class StackingERClassifier(StackingClassifier):
+class StackingERClassifier(FrameState, StackingClassifier):
     """Late fusion of the study's radiomics and deep models (the "combined model").
 
     A :class:`~sklearn.ensemble.StackingClassifier` whose defaults are the

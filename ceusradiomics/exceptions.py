@@ -35,6 +35,7 @@ __all__ = [
     "SeparationWarning",
     "SmallSampleWarning",
     "UndefinedScoreWarning",
+    "UntrustedModelError",
 ]
 
 
@@ -131,6 +132,21 @@ class ROIFileNotFoundError(ROIError, FileNotFoundError):
 
 class ROITypeError(ROIError, TypeError):
     """A cell holds something of the wrong type (a non-numeric image, ...)."""
+
+
+class UntrustedModelError(ValueError):
+    """A model file holds types that :func:`ceusradiomics.load_model` does not trust.
+
+    Nothing of the file was constructed. ``types`` lists the fully qualified
+    names; pass those you have reviewed as ``load_model(path, trusted=[...])``.
+    """
+
+    def __init__(self, message: str, types: list[str] | None = None):
+        super().__init__(message)
+        self.types = list(types or [])
+
+    def __reduce__(self):
+        return (type(self), (self.args[0], self.types))
 
 
 class CeusRadiomicsWarning(UserWarning):

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 __all__ = [
     "NAMED_WEIGHTS",
     "WeightsNotFoundError",
+    "describe_weights",
     "expected_checkpoint",
     "fetch_named_weights",
     "load_state_dict_file",
@@ -193,6 +194,27 @@ def fetch_named_weights(member: Any, *, progress: bool = False) -> Path:
             ) from exc
     _check_hash(path)
     return path
+
+
+def describe_weights(weights: Any, *, seed: int | None = None) -> dict[str, Any]:
+    """Where the weights come from, for a model card: kind, name or file, SHA-256.
+
+    A named weight records torchvision's name, URL and the SHA-256 of the
+    hub-cache file when it is there (else the hash prefix published in the
+    file name); a file its path and SHA-256; a random network its seed.
+    """
+    kind, source = resolve_weights(weights)
+    if kind == "random":
+        return {"weights": "random", "seed": seed}
+    if kind == "named":
+        path = expected_checkpoint(source)
+        return {
+            "weights": f"torchvision ResNet50_Weights.{source.name}",
+            "url": source.url,
+            "sha256": _sha256(path) if path.is_file() else None,
+            "sha256_prefix": _published_prefix(path),
+        }
+    return {"weights": "file", "path": str(source), "sha256": _sha256(source)}
 
 
 def load_state_dict_file(path: Path) -> dict[str, Any]:
