@@ -103,7 +103,7 @@ def _decode(value: Any) -> Any:
 
 
 def encode_frames(state: dict[str, Any]) -> dict[str, Any]:
-    """`state` with every DataFrame / Series value (also inside dicts) in plain parts."""
+    """`state` with every DataFrame / Series (also inside dicts) in plain parts."""
     return {key: _encode(value) for key, value in state.items()}
 
 

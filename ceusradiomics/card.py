@@ -304,7 +304,7 @@ class InputSchema:
             If `model` holds no fitted records extractor.
         """
         profiles: dict[str, dict[str, Any]] = {}
-        for lesion, slot, roi in _primary_rois(model, X):
+        for _lesion, slot, roi in _primary_rois(model, X):
             if isinstance(roi, ROIError):
                 raise roi
             stats = _roi_stats(roi)
@@ -328,8 +328,9 @@ class InputSchema:
             p["grey_max"] = max(p["grey_max"], stats["grey_max"])
             p["area_min"] = min(p["area_min"], stats["area"])
             p["area_max"] = max(p["area_max"], stats["area"])
-            p["shape_min"] = [min(a, b) for a, b in zip(p["shape_min"], stats["shape"])]
-            p["shape_max"] = [max(a, b) for a, b in zip(p["shape_max"], stats["shape"])]
+            pairs = list(zip(p["shape_min"], p["shape_max"], stats["shape"], strict=True))
+            p["shape_min"] = [min(low, n) for low, _, n in pairs]
+            p["shape_max"] = [max(high, n) for _, high, n in pairs]
         return cls(phases=_plain(profiles), n_lesions=len(X))
 
     def check(self, model: Any, X: pd.DataFrame) -> dict[Any, list[str]]:
@@ -427,7 +428,7 @@ def _outside(column: str, stats: dict, trained: dict) -> list[str]:
 
 @dataclass
 class ModelCard:
-    """The model card of a fitted model: what it is, how it was built and how well it did.
+    """The card of a fitted model: what it is, how it was built, how well it did.
 
     Build it with :meth:`from_model`; :meth:`to_markdown` renders it for
     people, :meth:`to_dict` / :meth:`from_dict` as JSON.
@@ -567,7 +568,7 @@ class ModelCard:
             classes = getattr(model, "classes_", np.unique(y))
             positive = y == classes[-1]
             card.training = {
-                "n_lesions": int(len(y)),
+                "n_lesions": len(y),
                 "n_positive": int(positive.sum()),
                 "outcome_rate": float(positive.mean()),
                 "classes": _plain(classes),
