@@ -328,7 +328,8 @@ class InputSchema:
             p["grey_max"] = max(p["grey_max"], stats["grey_max"])
             p["area_min"] = min(p["area_min"], stats["area"])
             p["area_max"] = max(p["area_max"], stats["area"])
-            pairs = list(zip(p["shape_min"], p["shape_max"], stats["shape"], strict=True))
+            shape = stats["shape"]
+            pairs = list(zip(p["shape_min"], p["shape_max"], shape, strict=True))
             p["shape_min"] = [min(low, n) for low, _, n in pairs]
             p["shape_max"] = [max(high, n) for _, high, n in pairs]
         return cls(phases=_plain(profiles), n_lesions=len(X))
