@@ -70,6 +70,7 @@ _STEP_LABELS = {
     "mannwhitneyselector": "U test",
     "correlationpruner": "correlation pruning",
     "lassoselector": "LASSO",
+    "columntransformer": "columns",
 }
 
 #: How far outside the training range a new lesion may lie before a warning:

@@ -6,6 +6,10 @@ demo
     The study end to end on the bundled synthetic cohort (or a manifest).
 extract
     Batch extraction: a cohort manifest in, one feature table out (resumable).
+train
+    A manifest and outcomes in, a saved model (skops) and its model card out.
+predict
+    A saved model and a manifest in, one probability per lesion out.
 
 Each command is a module of this package with ``add_parser(commands)``, which
 adds its subparser and sets ``handler`` (a function of the parsed arguments
@@ -18,11 +22,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from ceusradiomics.cli import demo, extract
+from ceusradiomics.cli import demo, extract, predict, train
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (demo, extract)
+_COMMANDS = (demo, extract, train, predict)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -629,14 +629,19 @@ DEFAULT_SETTINGS: dict[str, Any] = _default_settings()
 # --------------------------------------------------------------------------
 
 
-def add_flags(groups: Mapping[str, argparse._ArgumentGroup]) -> list[str]:
+def add_flags(
+    groups: Mapping[str, argparse._ArgumentGroup], exclude: tuple[str, ...] = ()
+) -> list[str]:
     """Add a flag per setting to its group; return the file-only settings.
 
     The flags default to SUPPRESS: only those given appear in the namespace,
-    so that they override the parameter file and nothing else.
+    so that they override the parameter file and nothing else. Settings in
+    `exclude` get no flag (a command that decides them itself).
     """
     file_only = []
     for setting in setting_specs().values():
+        if setting.name in exclude:
+            continue
         kind = setting.kind
         if kind is None:
             file_only.append(setting.name)
