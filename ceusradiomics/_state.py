@@ -37,24 +37,28 @@ def _plain(values: Any) -> Any:
 
 def _encode_index(index: pd.Index) -> dict[str, Any]:
     if isinstance(index, pd.MultiIndex):
+        levels = [index.get_level_values(k) for k in range(index.nlevels)]
         return {
-            "levels": [_plain(index.get_level_values(k)) for k in range(index.nlevels)],
+            "levels": [_plain(level) for level in levels],
+            "dtypes": [str(level.dtype) for level in levels],
             "names": list(index.names),
         }
     return {"values": _plain(index), "name": index.name, "dtype": str(index.dtype)}
 
 
-def _restored(values: Any, dtype: str) -> Any:
-    """`values` with their dtype back (pandas would infer ``str`` for objects)."""
-    return values if dtype not in _KEPT_DTYPES else pd.array(values, dtype=dtype)
+def _kept(dtype: str) -> str | None:
+    """`dtype` when it is restored by name (else pandas infers it again)."""
+    return dtype if dtype in _KEPT_DTYPES else None
 
 
 def _decode_index(state: dict[str, Any]) -> pd.Index:
     if "levels" in state:
+        levels = zip(state["levels"], state["dtypes"], strict=True)
         return pd.MultiIndex.from_arrays(
-            [list(level) for level in state["levels"]], names=state["names"]
+            [pd.Index(level, dtype=_kept(dtype)) for level, dtype in levels],
+            names=state["names"],
         )
-    return pd.Index(_restored(state["values"], state["dtype"]), name=state["name"])
+    return pd.Index(state["values"], name=state["name"], dtype=_kept(state["dtype"]))
 
 
 def _encode(value: Any) -> Any:
@@ -83,18 +87,18 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get(_FRAME) == 1:
             columns = _decode_index(value["columns"])
-            data = [
-                _restored(column, dtype)
-                for column, dtype in zip(value["data"], value["dtypes"], strict=True)
-            ]
             frame = pd.DataFrame(
-                dict(enumerate(data)), index=_decode_index(value["index"])
+                dict(enumerate(value["data"])), index=_decode_index(value["index"])
             )
+            # pandas >= 3 infers ``str`` for text given as lists: dtypes back.
+            kept = {k: _kept(d) for k, d in enumerate(value["dtypes"]) if _kept(d)}
+            frame = frame.astype(kept) if kept else frame
             frame.columns = columns
             return frame
         if value.get(_SERIES) == 1:
             return pd.Series(
-                _restored(value["data"], value["dtype"]),
+                value["data"],
+                dtype=_kept(value["dtype"]),
                 index=_decode_index(value["index"]),
                 name=value["name"],
             )
