@@ -47,6 +47,7 @@ __all__ = [
     "branches_of",
     "iter_estimators",
     "radiomics_score_terms",
+    "score_formula",
     "selection_steps",
 ]
 
@@ -158,8 +159,19 @@ def selection_steps(pipeline: Any) -> list[tuple[str, int]]:
             count = sum("@" not in n for n in names)
         else:
             count = len(names)
-        steps.append((_STEP_LABELS.get(name, name), int(count)))
+        steps.append((_step_label(name, step), int(count)))
     return steps
+
+
+def _step_label(name: str, step: Any) -> str:
+    """A step's label, with its threshold: ``"ICC > 0.75"``, ``"U test p < 0.05"``."""
+    if name == "iccfilter":
+        return f"ICC > {step.threshold:g}"
+    if name == "mannwhitneyselector":
+        return f"U test p < {step.alpha:g}"
+    if name == "correlationpruner":
+        return f"|r| <= {step.threshold:g}"
+    return _STEP_LABELS.get(name, name)
 
 
 def _lasso_of(model: Any) -> tuple[LassoSelector, Any] | None:
@@ -170,6 +182,13 @@ def _lasso_of(model: Any) -> tuple[LassoSelector, Any] | None:
                 if isinstance(step, LassoSelector) and hasattr(step, "coef_"):
                     return step, estimator
     return None
+
+
+def score_formula(terms: dict[str, Any], digits: int = 3) -> str:
+    """``"+b +w1 x name1 ..."``: the terms of :func:`radiomics_score_terms`."""
+    parts = [f"{terms['intercept']:+.{digits}f}"]
+    parts += [f"{w:+.{digits}f} x {name}" for name, w in terms["coefficients"].items()]
+    return " ".join(parts)
 
 
 def radiomics_score_terms(model: Any) -> dict[str, Any] | None:
@@ -188,10 +207,8 @@ def radiomics_score_terms(model: Any) -> dict[str, Any] | None:
     order = np.argsort(coef, kind="stable")
     intercept = float(np.ravel(lasso.intercept_)[0])
     terms = {str(names[i]): float(coef[i]) for i in order}
-    formula = f"{intercept:+.4f} " + " ".join(
-        f"{value:+.4f} x z({name})" for name, value in terms.items()
-    )
-    return {"intercept": intercept, "coefficients": terms, "formula": formula}
+    found = {"intercept": intercept, "coefficients": terms}
+    return {**found, "formula": score_formula(found, digits=4)}
 
 
 def _selected_features(model: Any) -> list[str]:
@@ -667,7 +684,7 @@ class ModelCard:
                 lines.append(
                     f"- {score} (LASSO log-odds) = "
                     f"{branch['radiomics_score']['formula']} "
-                    "(z: the feature standardised by its training mean and SD)"
+                    "(each feature standardised by its training mean and SD)"
                 )
             lines.append("")
         lines += ["## Performance (internal validation)", ""]

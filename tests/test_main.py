@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ceusradiomics.cli import main
+from ceusradiomics.cli import demo, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,8 +94,52 @@ def test_demo_runs_the_study_and_writes_every_file(capsys, tmp_path):
     assert "Imaging stack vs Clinical" in set(delong["comparison"])
     assert "Clinical factors, training cohort" in printed
     assert table2["AUC"].between(0, 1).all()
-    assert "## Table 2" in (out / "report.md").read_text()
-    _check_html_report(out)
+    report = (out / "report.md").read_text()
+    # the repeated CV leads; the study's single split follows
+    assert report.index("## Internal validation: the primary estimates") < report.index(
+        "## Table 2"
+    )
+    assert not (out / "bootstrap.csv").exists()  # --thorough only
+    html = _check_html_report(out)
+    assert html.index("Primary estimates") < html.index("Table 2.")
+
+
+@pytest.mark.slow
+# 60 lesions resampled: a clinical factor may separate a bootstrap sample.
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.SeparationWarning")
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.SmallSampleWarning")
+@pytest.mark.filterwarnings("ignore::ceusradiomics.exceptions.EmptySelectionWarning")
+def test_thorough_demo_adds_the_stacks_and_the_bootstrap(capsys, tmp_path, monkeypatch):
+    # The thorough run's design at a size a test affords: one repeat, five
+    # bootstrap samples (docs/benchmarks.md times the real one).
+    monkeypatch.setattr(demo, "THOROUGH_REPEATS", 1)
+    monkeypatch.setattr(demo, "THOROUGH_BOOTSTRAP", 5)
+    out = tmp_path / "demo"
+    flags = ["--n-lesions", "60", "--image-size", "32", "--weights", "none"]
+    code = main(["demo", *flags, "--thorough", "--out", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "Repeated 5-fold cross-validation x 1" in printed
+    assert "Bootstrap validation (5 samples)" in printed
+    cv = pd.read_csv(out / "repeated_cv.csv")
+    assert {"Imaging stack", "Clinical + imaging stack"} <= set(cv["model"])
+    assert (cv["n_splits"] == 5).all()
+    boot = pd.read_csv(out / "bootstrap.csv")
+    assert set(boot["model"]) == {
+        "Clinical",
+        "Radiomics",
+        "ResNet-50 (random weights)",
+        "Radiomics nomogram",
+    }
+    assert set(boot["metric"]) == {"auc", "auc_632plus", "intercept", "slope"}
+    assert (boot["n"] == 5).all()
+    # a forest fits its training lesions perfectly: Harrell's caveat is printed
+    forest = boot[(boot["model"] == "Radiomics") & (boot["metric"] == "auc")]
+    if forest["apparent"].iloc[0] >= 0.99:
+        assert "Radiomics: apparent AUC" in printed
+    html = _check_html_report(out, tables=("bootstrap.csv",))
+    assert "Bootstrap validation (5 samples)" in html
+    assert "Bootstrap validation" in (out / "report.md").read_text()
 
 
 class _Tables(HTMLParser):
@@ -126,7 +170,7 @@ class _Tables(HTMLParser):
             self.cell += data
 
 
-def _check_html_report(out):
+def _check_html_report(out, tables=()):
     text = (out / "report.html").read_text()
     assert text.startswith("<!DOCTYPE html>")
     parsed = _Tables()
@@ -136,7 +180,8 @@ def _check_html_report(out):
     assert parsed.svgs == len(figures) == 6
     assert all(link.startswith(("#", "data:")) for link in parsed.links)
     # every table is its CSV, to the three decimals shown
-    for name in ("table2.csv", "delong.csv", "odds_ratios.csv", "repeated_cv.csv"):
+    csvs = ("table2.csv", "delong.csv", "odds_ratios.csv", "repeated_cv.csv")
+    for name in (*csvs, *tables):
         frame = pd.read_csv(out / name)
         header = list(frame.columns)
         (table,) = [t for t in parsed.tables if t and t[0] == header]
@@ -146,6 +191,7 @@ def _check_html_report(out):
                     assert cell == ("" if np.isnan(value) else f"{value:.3f}")
                 else:
                     assert cell == str(value)
+    return text
 
 
 def test_unknown_command_exits_with_usage():

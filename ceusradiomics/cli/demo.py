@@ -584,6 +584,7 @@ def _study(
         note=note,
         clinical_tables=clinical_tables,
         odds=odds,
+        validation=validation,
     )
     if validation is not None and figures:
         import matplotlib.pyplot as plt
@@ -729,6 +730,20 @@ def _write_html_report(
             csv_name="odds_ratios.csv",
         )
     report.add_section(performance)
+    if validation is not None:
+        report.add_text(
+            "Primary estimates: " + validation["title"] + ". " + validation["method"]
+        )
+        report.add_table(
+            validation["summary"],
+            caption="Repeated cross-validation, whole cohort: mean AUC with the "
+            "corrected resampled t 95% CI",
+            csv_name="repeated_cv.csv",
+        )
+        report.add_text(
+            "Below, the study's design: one stratified 7:3 split (its testing "
+            "figures swing from one seed to the next)."
+        )
     report.add_table(
         table2,
         caption="Table 2. AUC with DeLong 95% CI; accuracy, sensitivity, "
@@ -740,24 +755,21 @@ def _write_html_report(
         if stem in figures:
             report.add_figure(figures[stem], name=f"{stem}.svg")
     report.add_section(validation_title).add_text(
-        "Training figures are out-of-fold scores (5-fold; the stacks' are nested)."
+        "Training figures of Table 2 are out-of-fold scores (5-fold; the stacks' "
+        "are nested)."
     )
     if validation is not None:
-        report.add_text(validation["title"] + ". " + validation["method"])
-        report.add_table(
-            validation["summary"],
-            caption="Repeated cross-validation, whole cohort",
-            csv_name="repeated_cv.csv",
-        )
         if "repeated_cv" in figures:
             report.add_figure(figures["repeated_cv"], name="repeated_cv.svg")
         if "bootstrap" in validation:
             report.add_table(
                 validation["bootstrap"],
-                caption="Bootstrap validation (200 samples): apparent, optimism, "
-                "corrected; the .632+ AUC",
+                caption=f"Bootstrap validation ({THOROUGH_BOOTSTRAP} samples): "
+                "apparent, optimism, corrected; the .632+ AUC",
                 csv_name="bootstrap.csv",
             )
+            for caution in validation.get("cautions", []):
+                report.add_text(caution)
     report.add_section(curves)
     for stem in ("calibration", "decision_curves", "lasso_coefficients"):
         if stem in figures:
@@ -778,6 +790,43 @@ def _write_html_report(
         limitations.append(f"Note: {note}.")
     report.add_section(limits).add_list(limitations)
     report.write(path)
+
+
+#: Repeats of the 5-fold CV by default and with --thorough, and the
+#: bootstrap samples of --thorough (docs/benchmarks.md times both).
+DEFAULT_REPEATS, THOROUGH_REPEATS, THOROUGH_BOOTSTRAP = 2, 10, 200
+
+
+def _quiet(model):
+    """`model` with every ``verbose`` parameter off: no progress bar per fold."""
+    params = model.get_params(deep=True)
+    return model.set_params(
+        **{
+            key: False
+            for key, value in params.items()
+            if key.split("__")[-1] == "verbose" and value is True
+        }
+    )
+
+
+def _harrell_cautions(bootstrap: pd.DataFrame) -> list[str]:
+    """A caution for each model that fits its training data perfectly.
+
+    Harrell's optimism is the gap between a bootstrap model's AUC on its own
+    sample and on the original data, which shares about 63% of its lesions:
+    for a model whose apparent AUC is 1 (a random forest, an RBF SVM) that
+    gap stays small and the "corrected" AUC stays high; the .632+ estimator
+    was designed for this case.
+    """
+    auc = bootstrap[bootstrap["metric"] == "auc"]
+    return [
+        f"{row.model}: apparent AUC {row.apparent:.3f}, so Harrell's corrected "
+        f"AUC ({row.corrected:.3f}) understates its optimism (the original data "
+        "share about 63% of each bootstrap sample's lesions); read the .632+ AUC "
+        "and the repeated cross-validation instead."
+        for row in auc.itertuples()
+        if row.apparent >= 0.99
+    ]
 
 
 def _internal_validation(
@@ -808,7 +857,7 @@ def _internal_validation(
     if nomogram is not None:
         models[names["nomogram"]] = clone(nomogram)
     if thorough:
-        imaging = [(n, clone(branches[n])) for n in ("radiomics", "deep")]
+        imaging = [(n, _quiet(clone(branches[n]))) for n in ("radiomics", "deep")]
         key = "imaging" if factors else "stack"
         models[names[key]] = StackingERClassifier(
             estimators=imaging, random_state=random_state, nested_oof=False
@@ -819,7 +868,8 @@ def _internal_validation(
                 random_state=random_state,
                 nested_oof=False,
             )
-    repeats = 10 if thorough else 2
+    models = {name: _quiet(model) for name, model in models.items()}
+    repeats = THOROUGH_REPEATS if thorough else DEFAULT_REPEATS
     cv = RepeatedStratifiedKFold(
         n_splits=5, n_repeats=repeats, random_state=random_state
     )
@@ -849,17 +899,20 @@ def _internal_validation(
             if isinstance(model, StackingERClassifier):
                 continue
             table = bootstrap_validation(
-                model, X, y, n_bootstrap=200, random_state=random_state
+                model, X, y, n_bootstrap=THOROUGH_BOOTSTRAP, random_state=random_state
             ).to_frame()
             rows.append(table.reset_index(names="metric").assign(model=name))
         validation["bootstrap"] = pd.concat(rows, ignore_index=True)
+        validation["cautions"] = _harrell_cautions(validation["bootstrap"])
         print()
-        print("Bootstrap validation (200 samples)")
+        print(f"Bootstrap validation ({THOROUGH_BOOTSTRAP} samples)")
         print(
             validation["bootstrap"].to_string(
                 index=False, float_format=lambda v: f"{v:.3f}"
             )
         )
+        for caution in validation["cautions"]:
+            print(f"  {caution}")
     return validation
 
 
@@ -938,42 +991,21 @@ def _odds_ratio_table(model) -> pd.DataFrame:
 
     uni = formatted(model.univariable_)
     multi = formatted(model.multivariable_)
-    joined = uni.join(multi, lsuffix=" univariable", rsuffix=" multivariable")
+    joined = uni.add_suffix(" univariable").join(multi.add_suffix(" multivariable"))
     return joined.reset_index(names="term")
 
 
 def _selection_counts(pipeline) -> list[tuple[str, int]]:
     """Number of features after each step of a fitted branch."""
-    steps = []
-    for name, step in pipeline.steps[:-1]:
-        if hasattr(step, "get_feature_names_out"):
-            label = {
-                "textureextractor": "extracted",
-                "resnetfeaturizer": "extracted",
-                "iccfilter": "ICC > 0.75",
-                "emptyfeaturefilter": "non-empty",
-                "simpleimputer": "imputed",
-                "mannwhitneyselector": "U test p < 0.05",
-                "correlationpruner": "|r| <= 0.6",
-                "lassoselector": "LASSO",
-            }.get(name, name)
-            if name in {"textureextractor", "resnetfeaturizer"}:
-                names = step.get_feature_names_out()
-                count = sum("@" not in n for n in names)
-            else:
-                count = len(step.get_feature_names_out())
-            if name != "standardscaler":
-                steps.append((label, count))
-    return steps
+    from ceusradiomics.card import selection_steps
+
+    return selection_steps(pipeline)
 
 
 def _score_formula(pipeline) -> str:
-    lasso = pipeline.named_steps["lassoselector"]
-    names = lasso.get_feature_names_out()
-    coef = np.ravel(lasso.coef_)[lasso.get_support()]
-    order = np.argsort(coef)
-    terms = " ".join(f"{coef[i]:+.3f} x {names[i]}" for i in order)
-    return f"{np.ravel(lasso.intercept_)[0]:+.3f} {terms}"
+    from ceusradiomics.card import radiomics_score_terms, score_formula
+
+    return score_formula(radiomics_score_terms(pipeline))
 
 
 _PROPORTIONS = {
@@ -1126,6 +1158,7 @@ def _write_report(
     note,
     clinical_tables=None,
     odds=None,
+    validation=None,
 ):
     lines = [
         "# CEUS deep-learning radiomics: study reproduction",
@@ -1136,6 +1169,33 @@ def _write_report(
     ]
     if note:
         lines += ["", f"Note: {note}."]
+    if validation is not None:
+        lines += [
+            "",
+            "## Internal validation: the primary estimates",
+            "",
+            f"{validation['title']}. {validation['method']}",
+            "",
+            "```",
+            validation["summary"].to_string(
+                index=False, float_format=lambda v: f"{v:.3f}"
+            ),
+            "```",
+        ]
+        if "bootstrap" in validation:
+            lines += [
+                "",
+                "Bootstrap validation (Harrell's optimism correction and the "
+                ".632+ AUC)",
+                "",
+                "```",
+                validation["bootstrap"].to_string(
+                    index=False, float_format=lambda v: f"{v:.3f}"
+                ),
+                "```",
+            ]
+            for caution in validation.get("cautions", []):
+                lines += ["", caution]
     if clinical_tables is None:
         lines += ["", "## Table 1", "", "```", table1, "```"]
     else:
