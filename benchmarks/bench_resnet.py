@@ -10,11 +10,17 @@ same process, alternately, so that a busy machine slows both alike:
 - *featurizer*: ``ResNetFeaturizer(cache=False).transform(X)`` on the records
   frame of the same ROIs, i.e. crop + resize + normalise + forward + table.
 
-The featurizer's target is >= 0.9x the bare throughput. Usage::
+The featurizer's target is >= 0.9x the bare throughput. ``--precision``
+runs both in that arithmetic (the featurizer through its own ``precision``
+parameter, the bare forward under :func:`torch.autocast`); ``--compile``
+compiles the bare network with :func:`torch.compile` and ``--contiguous``
+feeds it NCHW instead of channels-last tensors, to measure what they bring.
+Usage::
 
     python benchmarks/bench_resnet.py --n-images 64 --batch-size 8
-    python benchmarks/bench_resnet.py --device cuda --amp bf16 --n-images 2048 \\
-        --batch-size 64
+    python benchmarks/bench_resnet.py --precision bfloat16
+    python benchmarks/bench_resnet.py --device cuda --precision bfloat16 \\
+        --n-images 2048 --batch-size 64
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from torchvision.models import resnet50
 from ceusradiomics import ResNetFeaturizer
 from ceusradiomics.deep import preprocess_roi
 
-AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+AMP_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def make_records(n: int, size: int, seed: int = 0) -> pd.DataFrame:
@@ -68,24 +74,23 @@ def autocast(device: torch.device, amp: str):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def time_bare(model, tensors, batch_size, device, amp) -> float:
+def time_bare(model, tensors, batch_size, device, amp, layout) -> float:
     synchronize(device)
     start = time.perf_counter()
     with torch.inference_mode(), autocast(device, amp):
         for i in range(0, len(tensors), batch_size):
             batch = tensors[i : i + batch_size].to(
-                device, memory_format=torch.channels_last, non_blocking=True
+                device, memory_format=layout, non_blocking=True
             )
             model(batch).float().cpu()
     synchronize(device)
     return time.perf_counter() - start
 
 
-def time_featurizer(featurizer, X, device, amp) -> float:
+def time_featurizer(featurizer, X, device) -> float:
     synchronize(device)
     start = time.perf_counter()
-    with autocast(device, amp):
-        featurizer.transform(X)
+    featurizer.transform(X)
     synchronize(device)
     return time.perf_counter() - start
 
@@ -97,7 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--source-size", type=int, default=256, help="frame side")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--amp", choices=tuple(AMP_DTYPES), default="none")
+    parser.add_argument("--precision", choices=tuple(AMP_DTYPES), default="float32")
+    parser.add_argument("--compile", action="store_true", help="torch.compile bare")
+    parser.add_argument(
+        "--contiguous", action="store_true", help="NCHW bare input, not channels-last"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
@@ -120,25 +129,31 @@ def main(argv: list[str] | None = None) -> None:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         bare = resnet50().eval().requires_grad_(False)
-    bare = bare.to(device, memory_format=torch.channels_last)
+    layout = torch.contiguous_format if args.contiguous else torch.channels_last
+    bare = bare.to(device, memory_format=layout)
+    if args.compile:
+        bare = torch.compile(bare)
     featurizer = ResNetFeaturizer(
         weights=None,
         image_size=args.image_size,
         device=args.device,
         batch_size=args.batch_size,
+        precision=args.precision,
         cache=False,
         random_state=0,
     ).fit(X)
+    amp = args.precision
 
-    # Warm-up: builds the featurizer's network, primes oneDNN / cuDNN kernels.
+    # Warm-up: builds the featurizer's network, primes oneDNN / cuDNN kernels
+    # (and compiles the bare network).
     warm = X.iloc[: args.batch_size]
-    time_featurizer(featurizer, warm, device, args.amp)
-    time_bare(bare, tensors[: args.batch_size], args.batch_size, device, args.amp)
+    time_featurizer(featurizer, warm, device)
+    time_bare(bare, tensors[: args.batch_size], args.batch_size, device, amp, layout)
 
     bare_s, feat_s = [], []
     for _ in range(args.repeats):
-        bare_s.append(time_bare(bare, tensors, args.batch_size, device, args.amp))
-        feat_s.append(time_featurizer(featurizer, X, device, args.amp))
+        bare_s.append(time_bare(bare, tensors, args.batch_size, device, amp, layout))
+        feat_s.append(time_featurizer(featurizer, X, device))
     n = args.n_images
     bare_rate = n / statistics.median(bare_s)
     feat_rate = n / statistics.median(feat_s)
@@ -150,7 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"device {device} ({name}), amp {args.amp}"
+        f"device {device} ({name}), precision {args.precision}, bare "
+        f"{'compiled, ' if args.compile else ''}"
+        f"{'NCHW' if args.contiguous else 'channels-last'}"
     )
     print(
         f"{n} images {args.source_size}px -> {args.image_size}px, batch "

@@ -293,7 +293,7 @@ def test_card_states_the_fitted_models_numbers(fitted_stack, cohort, tmp_path):
     primary = [n for n in radiomics[0].get_feature_names_out() if "@" not in n]
     assert branch["steps"][0] == ["extracted", len(primary)]  # second reader's not
     assert branch["steps"][1] == [
-        "ICC filter",
+        "ICC > 0.75",
         len(radiomics[1].get_feature_names_out()),
     ]
     assert branch["steps"][-1] == ["LASSO", len(selected)]

@@ -14,7 +14,7 @@ import pytest
 import skops.io
 from PIL import Image
 
-from ceusradiomics import load_model
+from ceusradiomics import clear_feature_cache, load_model
 from ceusradiomics.cli import main
 from ceusradiomics.cli._settings import resolve_settings
 from ceusradiomics.cli.train import train_model
@@ -73,7 +73,13 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_stack(files, tmp_path_factory):
-    """The stack ``train`` fits, kept in memory, and its saved file."""
+    """The stack ``train`` fits, kept in memory, and its saved file.
+
+    The feature cache is emptied first: a CPU convolution's last bits depend
+    on torch's thread count, and another test may have cached these lesions'
+    features with one thread; the fresh process below runs with the default.
+    """
+    clear_feature_cache()
     X = load_cohort(files["path"])
     y = X.pop("ER")
     model, card, problems = train_model(

@@ -6,6 +6,7 @@ only when a featurizer is fitted or used.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from pathlib import Path
@@ -209,13 +210,31 @@ def build_extractor(
     return extractor.to(device=device, memory_format=torch.channels_last)
 
 
-def forward(extractor: torch.nn.Module, batch: torch.Tensor) -> np.ndarray:
-    """Pooled activations of a normalised ``(N, 3, S, S)`` batch, float32 on the CPU."""
+_AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def forward(
+    extractor: torch.nn.Module, batch: torch.Tensor, *, precision: str = "float32"
+) -> np.ndarray:
+    """Pooled activations of a normalised ``(N, 3, S, S)`` batch, float32 on the CPU.
+
+    ``precision="bfloat16"`` / ``"float16"`` runs the network under
+    :func:`torch.autocast` (the weights stay float32; autocast casts the
+    inputs of convolutions and matrix products); the spatial mean is taken
+    in float32.
+    """
     device = next(extractor.parameters()).device
+    autocast = (
+        torch.autocast(device_type=device.type, dtype=_AUTOCAST[precision])
+        if precision != "float32"
+        else contextlib.nullcontext()
+    )
     with torch.inference_mode():
         x = batch.to(
             device=device, memory_format=torch.channels_last, non_blocking=True
         )
-        out = extractor(x)[_OUTPUT]
+        with autocast:
+            out = extractor(x)[_OUTPUT]
+        out = out.float()
         out = out.mean(dim=(2, 3)) if out.ndim == 4 else out.flatten(1)
-        return out.float().cpu().numpy()
+        return out.cpu().numpy()

@@ -124,6 +124,14 @@ class ResNetFeaturizer(RecordsTransformer):
         the CPU.
     batch_size : int, default=16
         Images per forward pass.
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
+        Arithmetic of the backbone's forward pass. ``"bfloat16"`` and
+        ``"float16"`` run it under :func:`torch.autocast` (convolutions and
+        matrix products in the low precision, the rest in float32; the
+        features are returned as float64 either way): faster on GPUs and on
+        CPUs with bfloat16 instructions (AVX-512 BF16, AMX), and slower on
+        CPUs without them. The features then differ from float32's in their
+        last digits; ``docs/deep.md`` gives the measured agreement and speed.
     epochs : int, default=25
         Passes of the head's training over the training images and their
         augmented views (with 8 views and the study's 121 training lesions,
@@ -242,6 +250,7 @@ class ResNetFeaturizer(RecordsTransformer):
         "image_size": [Interval(Integral, 32, None, closed="left")],
         "device": "no_validation",  # a str or torch.device, checked by torch in fit
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "precision": [StrOptions({"float32", "bfloat16", "float16"})],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "head_batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -265,6 +274,7 @@ class ResNetFeaturizer(RecordsTransformer):
         image_size: int = 224,
         device: Any = "auto",
         batch_size: int = 16,
+        precision: str = "float32",
         epochs: int = 25,
         lr: float = 1e-5,
         head_batch_size: int = 24,
@@ -284,6 +294,7 @@ class ResNetFeaturizer(RecordsTransformer):
         self.image_size = image_size
         self.device = device
         self.batch_size = batch_size
+        self.precision = precision
         self.epochs = epochs
         self.lr = lr
         self.head_batch_size = head_batch_size
@@ -298,6 +309,10 @@ class ResNetFeaturizer(RecordsTransformer):
         if isinstance(self.augment, (bool, np.bool_)):
             return DEFAULT_VIEWS if self.augment else 0
         return int(self.augment)
+
+    def _precision(self) -> str:
+        # A featurizer saved before `precision` existed ran in float32.
+        return getattr(self, "precision", "float32")
 
     def _crop_margin(self) -> float | int:
         # Plain Python numbers: the cache key is a repr, and np.float64(0.1)
@@ -322,6 +337,7 @@ class ResNetFeaturizer(RecordsTransformer):
             "crop_margin": self._crop_margin(),
             "mask_context": self.mask_context,
             "image_size": int(self.image_size),
+            "precision": self._precision(),
             "preprocessing": _PREPROCESSING_VERSION,
         }
 
@@ -380,7 +396,9 @@ class ResNetFeaturizer(RecordsTransformer):
             import torch
 
             extractor = self._extractor(backbone, kind, source, weights_id)
-            values = backbone.forward(extractor, normalize(torch.cat(pending)))
+            values = backbone.forward(
+                extractor, normalize(torch.cat(pending)), precision=self._precision()
+            )
             for (phase, i, v, key), row in zip(slots_pending, values, strict=True):
                 out[phase][i, v] = row
                 if cache is not None:
