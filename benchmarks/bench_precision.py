@@ -99,7 +99,9 @@ def main() -> None:
     rate = {p: n_images / min(s) for p, s in seconds.items()}
 
     texture = TextureExtractor(readers="all").fit_transform(X)
-    train, test = train_test_split(X.index.tolist(), test_size=0.3, stratify=y, random_state=0)
+    train, test = train_test_split(
+        X.index.tolist(), test_size=0.3, stratify=y, random_state=0
+    )
     auc = {}
     for precision, deep in tables.items():
         table = texture.join(deep)
