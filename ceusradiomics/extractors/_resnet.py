@@ -393,6 +393,9 @@ class ResNetFeaturizer(RecordsTransformer):
             disable=not self.verbose,
             desc="resnet50",
             unit="image",
+            # Shown only past a second: a pass served from the cache (the
+            # stack's folds, cross-validation) prints no bar.
+            delay=1.0,
         )
 
         def flush() -> None:
