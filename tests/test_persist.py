@@ -281,12 +281,12 @@ def test_card_states_the_fitted_models_numbers(fitted_stack, cohort, tmp_path):
     assert card.threshold == youden_threshold(y, oof)
     radiomics = fitted_stack.named_estimators_["radiomics"]
     lasso = radiomics.named_steps["lassoselector"]
-    selected = lasso.get_feature_names_out()[lasso.get_support()].tolist()
+    selected = lasso.get_feature_names_out().tolist()  # the selected ones
     branch = card.branches["radiomics"]
     assert sorted(branch["radiomics_score"]["coefficients"]) == sorted(selected)
     assert branch["radiomics_score"]["intercept"] == float(lasso.intercept_)
     for name, value in branch["radiomics_score"]["coefficients"].items():
-        k = list(lasso.get_feature_names_out()).index(name)
+        k = list(lasso.feature_names_in_).index(name)
         assert value == lasso.coef_[k]
     forest = radiomics.named_steps["randomforestclassifier"]
     assert branch["selected"] == list(forest.feature_names_in_)

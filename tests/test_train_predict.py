@@ -14,13 +14,11 @@ import pytest
 import skops.io
 from PIL import Image
 
-from ceusradiomics import clear_feature_cache, load_model
+from ceusradiomics import load_model
 from ceusradiomics.cli import main
-from ceusradiomics.cli._settings import resolve_settings
-from ceusradiomics.cli.train import train_model
 from ceusradiomics.datasets import make_ceus_cohort
 from ceusradiomics.io import load_cohort
-from ceusradiomics.persist import load_card, save_model
+from ceusradiomics.persist import load_card
 
 N_LESIONS = 60
 FAST = ["--families", "hist", "glcm", "--distances", "1"]
@@ -71,25 +69,54 @@ def files(tmp_path_factory):
     return {"folder": folder, "manifest": manifest, "path": folder / "cohort.csv"}
 
 
+# Trains, saves, and writes the model's in-memory probabilities, in its own
+# process: a CPU convolution's last bits depend on torch's thread set-up, and
+# this test process has changed it (other tests call torch.set_num_threads),
+# so the reference must come from a process as fresh as the one predicting.
+TRAIN_SCRIPT = """
+import json, sys
+import numpy as np
+from ceusradiomics.cli._settings import resolve_settings
+from ceusradiomics.cli.train import train_model
+from ceusradiomics.io import load_cohort
+from ceusradiomics.persist import save_model
+
+manifest, folder, settings = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+X = load_cohort(manifest)
+y = X.pop("ER")
+model, card, problems = train_model(
+    X, y, settings=resolve_settings(overrides=settings), readers="all"
+)
+assert problems == [], problems
+save_model(model, f"{folder}/model.skops", card=card)
+np.save(f"{folder}/proba.npy", model.predict_proba(X)[:, 1])
+branches = model.branch_predict_proba(X)
+np.save(f"{folder}/radiomics.npy", branches["radiomics"].to_numpy())
+np.save(f"{folder}/deep.npy", branches["deep"].to_numpy())
+"""
+
+
 @pytest.fixture(scope="module")
 def trained_stack(files, tmp_path_factory):
-    """The stack ``train`` fits, kept in memory, and its saved file.
+    """The stack ``train`` fits: its file, card and in-memory probabilities."""
+    import json
 
-    The feature cache is emptied first: a CPU convolution's last bits depend
-    on torch's thread count, and another test may have cached these lesions'
-    features with one thread; the fresh process below runs with the default.
-    """
-    clear_feature_cache()
+    folder = tmp_path_factory.mktemp("model")
+    settings = json.dumps(SETTINGS)
+    done = subprocess.run(
+        [sys.executable, "-c", TRAIN_SCRIPT, str(files["path"]), str(folder), settings],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
     X = load_cohort(files["path"])
-    y = X.pop("ER")
-    model, card, problems = train_model(
-        X, y, settings=resolve_settings(overrides=SETTINGS), readers="all"
-    )
-    assert problems == []
-    path = save_model(
-        model, tmp_path_factory.mktemp("model") / "model.skops", card=card
-    )
-    return {"model": model, "card": card, "path": path, "X": X, "y": y}
+    return {
+        "path": folder / "model.skops",
+        "card": load_card(folder / "model.skops"),
+        "X": X,
+        **{k: np.load(folder / f"{k}.npy") for k in ("proba", "radiomics", "deep")},
+    }
 
 
 def _absolute(manifest, folder):
@@ -122,14 +149,12 @@ def test_predictions_in_a_fresh_process_equal_the_trained_model(
     )
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out, dtype={"lesion_id": str}, keep_default_na=False)
-    model, X = trained_stack["model"], trained_stack["X"]
-    expected = model.predict_proba(X)[:, 1]
+    X, expected = trained_stack["X"], trained_stack["proba"]
     assert table["lesion_id"].tolist() == X.index.tolist()
     # bit for bit: the CSV holds each float's shortest exact repr
     assert np.array_equal(table["probability"].to_numpy(), expected)
-    branches = model.branch_predict_proba(X)
     for name in ("radiomics", "deep"):
-        assert np.array_equal(table[f"proba_{name}"].to_numpy(), branches[name])
+        assert np.array_equal(table[f"proba_{name}"].to_numpy(), trained_stack[name])
     threshold = trained_stack["card"].threshold
     assert (table["predicted"] == (expected >= threshold).astype(int)).all()
     assert (table["warnings"] == "").all()  # the training lesions themselves
