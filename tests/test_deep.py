@@ -446,6 +446,19 @@ def test_head_training_reduces_the_loss_and_names_columns(torch):
     pd.testing.assert_frame_equal(again.transform(X), out)
 
 
+def test_trained_head_round_trips_through_a_model_file(torch, tmp_path):
+    from ceusradiomics import load_model, save_model
+
+    labels = np.array([0, 1] * 4)
+    X = make_records(n=8, phases=("US",), seed=1, labels=labels)
+    params = {**FAST, "head": 4, "epochs": 2, "head_batch_size": 8}
+    featurizer = ResNetFeaturizer(augment=False, **params).fit(X, labels)
+    loaded = load_model(save_model(featurizer, tmp_path / "head.skops"))
+    for key, value in featurizer.head_["US"].items():
+        np.testing.assert_array_equal(loaded.head_["US"][key], value)
+    pd.testing.assert_frame_equal(loaded.transform(X), featurizer.transform(X))
+
+
 def test_head_inside_cross_validation_runs_the_network_once_per_view(
     torch, monkeypatch
 ):
