@@ -20,20 +20,19 @@ read.
 from __future__ import annotations
 
 import json
-import platform
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 
-from ceusradiomics._version import __version__
+from ceusradiomics._version import package_versions
 from ceusradiomics.clinical import ScreenedLogisticRegression
 from ceusradiomics.ensemble import RadiomicsScore, StackingERClassifier
 from ceusradiomics.exceptions import ROIError
@@ -45,6 +44,7 @@ __all__ = [
     "InputSchema",
     "ModelCard",
     "branches_of",
+    "format_steps",
     "iter_estimators",
     "radiomics_score_terms",
     "score_formula",
@@ -153,14 +153,19 @@ def selection_steps(pipeline: Any) -> list[tuple[str, int]]:
             continue
         try:
             names = step.get_feature_names_out()
-        except Exception:  # an unfitted or name-less step: nothing to count
-            continue
+        except (NotFittedError, AttributeError, ValueError):
+            continue  # an unfitted or name-less step: nothing to count
         if isinstance(step, RecordsTransformer):
             count = sum("@" not in n for n in names)
         else:
             count = len(names)
         steps.append((_step_label(name, step), int(count)))
     return steps
+
+
+def format_steps(steps: list) -> str:
+    """``"849 (extracted) -> 819 (ICC > 0.75) -> ..."``: :func:`selection_steps`."""
+    return " -> ".join(f"{n} ({label})" for label, n in steps)
 
 
 def _step_label(name: str, step: Any) -> str:
@@ -237,19 +242,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
-
-
-def _versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {
-        "python": platform.python_version(),
-        "ceusradiomics": __version__,
-    }
-    for name in _DEPENDENCIES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def _extractor_settings(extractor: RecordsTransformer) -> dict[str, Any]:
@@ -554,7 +546,7 @@ class ModelCard:
             model=_describe(model, branches),
             intended_use=intended_use or cls.DEFAULT_USE,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            versions=_versions(),
+            versions=package_versions(_DEPENDENCIES),
         )
         extractors = [
             e
@@ -669,7 +661,7 @@ class ModelCard:
             lines += [f"- {k}: {v}" for k, v in self.network.items()] + [""]
         lines += ["## Model building", ""]
         for name, branch in self.branches.items():
-            steps = " -> ".join(f"{n} ({label})" for label, n in branch["steps"])
+            steps = format_steps(branch["steps"])
             lines.append(f"### {name}")
             lines.append("")
             if steps:

@@ -17,6 +17,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ceusradiomics.card import (
+    format_steps,
+    radiomics_score_terms,
+    score_formula,
+    selection_steps,
+)
 from ceusradiomics.exceptions import DegenerateROIWarning
 
 
@@ -498,14 +504,14 @@ def _study(
 
     radiomics = stack.named_estimators_["radiomics"]
     deep = stack.named_estimators_["deep"]
-    counts = _selection_counts(radiomics), _selection_counts(deep)
+    counts = selection_steps(radiomics), selection_steps(deep)
     print(
         f"Models fitted on {len(train)} lesions in {seconds:.0f} s "
         f"(stack with 5-fold out-of-fold predictions)."
     )
     for branch, steps in zip(("radiomics", "deep"), counts, strict=True):
-        print(f"  {branch} features: " + " -> ".join(f"{n} ({s})" for s, n in steps))
-    score_terms = _score_formula(radiomics)
+        print(f"  {branch} features: " + format_steps(steps))
+    score_terms = score_formula(radiomics_score_terms(radiomics))
     print(f"  radiomics score = {score_terms}")
     print()
     odds = None
@@ -721,7 +727,7 @@ def _write_html_report(
     )
     report.add_section(building)
     for branch, steps in zip(("Radiomics", "Deep"), counts, strict=True):
-        report.add_text(f"{branch}: " + " -> ".join(f"{n} ({s})" for s, n in steps))
+        report.add_text(f"{branch}: " + format_steps(steps))
     report.add_text(f"Radiomics score = {score}")
     if odds is not None:
         report.add_table(
@@ -995,19 +1001,6 @@ def _odds_ratio_table(model) -> pd.DataFrame:
     return joined.reset_index(names="term")
 
 
-def _selection_counts(pipeline) -> list[tuple[str, int]]:
-    """Number of features after each step of a fitted branch."""
-    from ceusradiomics.card import selection_steps
-
-    return selection_steps(pipeline)
-
-
-def _score_formula(pipeline) -> str:
-    from ceusradiomics.card import radiomics_score_terms, score_formula
-
-    return score_formula(radiomics_score_terms(pipeline))
-
-
 _PROPORTIONS = {
     "accuracy": "accuracy",
     "sensitivity": "sensitivity",
@@ -1225,7 +1218,7 @@ def _write_report(
         ]
     lines += ["", "## Feature selection", ""]
     for branch, steps in zip(("Radiomics", "Deep"), counts, strict=True):
-        lines.append(f"- {branch}: " + " -> ".join(f"{n} ({s})" for s, n in steps))
+        lines.append(f"- {branch}: " + format_steps(steps))
     lines += [
         "",
         f"Radiomics score = {score}",

@@ -47,7 +47,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from numbers import Integral
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -56,7 +55,7 @@ import numpy as np
 import pandas as pd
 from joblib import parallel_config
 
-from ceusradiomics._version import __version__
+from ceusradiomics._version import __version__, package_versions
 from ceusradiomics.cli._settings import (
     DEFAULT_SETTINGS,
     SettingsError,
@@ -719,16 +718,7 @@ def _versions(deep: bool, table_format: str) -> dict[str, str | None]:
         names += ["torch", "torchvision"]
     if table_format == "parquet":
         names += ["pyarrow"]
-    found: dict[str, str | None] = {
-        "python": platform.python_version(),
-        "ceusradiomics": __version__,
-    }
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+    return package_versions(names)
 
 
 def _batches(items: Sequence[str], size: int) -> Iterable[list[str]]:
@@ -1087,6 +1077,26 @@ def _run(
 def _write_errors(path: Path, problems: list[_Problem], id_column: str) -> None:
     frame = pd.DataFrame(list(problems), columns=[id_column, *_ERROR_COLUMNS])
     _write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def _record_errors(path: Path, problems: list[_Problem], id_column: str) -> None:
+    """The errors file of a one-shot command (train, predict): written when
+    lesions failed, removed when none did (one left by an earlier run)."""
+    if problems:
+        _write_errors(path, problems, id_column)
+    elif path.exists():
+        path.unlink()
+
+
+def _failure_status(problems: list[_Problem], path: Path) -> int:
+    """EXIT_FAILED with a line on stderr when lesions failed, else EXIT_OK."""
+    if not problems:
+        return EXIT_OK
+    print(
+        f"{len({p.lesion for p in problems})} lesions failed: see {path}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 # --------------------------------------------------------------------------

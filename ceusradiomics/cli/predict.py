@@ -26,14 +26,13 @@ import numpy as np
 import pandas as pd
 
 from ceusradiomics.cli.extract import (
-    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
-    EXIT_OK,
     EXIT_WRITE,
+    _failure_status,
     _Problem,
+    _record_errors,
     _write_atomically,
-    _write_errors,
     _WriteError,
 )
 from ceusradiomics.exceptions import CeusRadiomicsWarning, UntrustedModelError
@@ -69,16 +68,19 @@ def predict_lesions(
     table = pd.DataFrame(index=X.index.copy())
     if len(X) == 0:
         return table, problems
-    proba = model.predict_proba(X)[:, 1]
+    branches = None
+    if isinstance(model, StackingERClassifier):
+        # The branches' and the stack's probabilities in one pass.
+        branches = model.branch_predict_proba(X)
+        proba = branches.pop("stack").to_numpy()
+    else:
+        proba = model.predict_proba(X)[:, 1]
     threshold = card.threshold if card is not None else 0.5
     classes = model.classes_
     table["probability"] = proba
     table["predicted"] = np.where(proba >= threshold, classes[1], classes[0])
-    if isinstance(model, StackingERClassifier):
-        branches = model.branch_predict_proba(X)
-        for name in branches.columns:
-            if name != "stack":
-                table[f"proba_{name}"] = branches[name].to_numpy()
+    for name in () if branches is None else branches.columns:
+        table[f"proba_{name}"] = branches[name].to_numpy()
     messages: dict[Any, list[str]] = {lesion: [] for lesion in X.index}
     if card is not None and card.input_schema:
         schema = InputSchema(**card.input_schema)
@@ -124,10 +126,7 @@ def run_predict(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         frame = table.reset_index(names=id_column)
         _write_atomically(out_path, lambda tmp: frame.to_csv(tmp, index=False))
-        if problems:
-            _write_errors(errors_path, problems, id_column)
-        elif errors_path.exists():
-            errors_path.unlink()
+        _record_errors(errors_path, problems, id_column)
     except (_WriteError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_WRITE
@@ -140,13 +139,7 @@ def run_predict(
         f"predicted {len(table)}/{len(X)} lesions into {out_path}"
         + (f"; {flagged} with input warnings" if flagged else "")
     )
-    if problems:
-        print(
-            f"{len({p.lesion for p in problems})} lesions failed: see {errors_path}",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return EXIT_OK
+    return _failure_status(problems, errors_path)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:

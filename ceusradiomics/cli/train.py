@@ -50,13 +50,12 @@ from ceusradiomics.cli._settings import (
     resolve_settings,
 )
 from ceusradiomics.cli.extract import (
-    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
-    EXIT_OK,
     EXIT_WRITE,
+    _failure_status,
     _Problem,
-    _write_errors,
+    _record_errors,
     _WriteError,
 )
 from ceusradiomics.exceptions import CeusRadiomicsWarning
@@ -291,6 +290,8 @@ def train_model(
 
 
 def _summary(card: Any, problems: list[_Problem], n_manifest: int) -> list[str]:
+    from ceusradiomics.card import format_steps
+
     t = card.training
     lines = [
         f"trained {card.model}",
@@ -300,8 +301,7 @@ def _summary(card: Any, problems: list[_Problem], n_manifest: int) -> list[str]:
     ]
     for name, branch in card.branches.items():
         if branch["steps"]:
-            steps = " -> ".join(f"{n} ({label})" for label, n in branch["steps"])
-            lines.append(f"{name}: {steps}")
+            lines.append(f"{name}: {format_steps(branch['steps'])}")
         elif branch["selected"]:
             lines.append(f"{name}: {len(branch['selected'])} predictors selected")
     if card.validation:
@@ -366,10 +366,7 @@ def run_train(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         save_model(fitted, out_path, card=card)
         card_path.write_text(card.to_markdown(), encoding="utf-8")
-        if problems:
-            _write_errors(errors_path, problems, id_column)
-        elif errors_path.exists():
-            errors_path.unlink()  # from an earlier run: nothing failed now
+        _record_errors(errors_path, problems, id_column)
     except (_WriteError, OSError) as exc:
         print(f"error: cannot write the model or its files: {exc}", file=sys.stderr)
         return EXIT_WRITE
@@ -378,13 +375,7 @@ def run_train(
     print(
         f"saved {out_path} and {card_path.name} in {time.monotonic() - started:.0f} s"
     )
-    if problems:
-        print(
-            f"{len({p.lesion for p in problems})} lesions failed: see {errors_path}",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    return EXIT_OK
+    return _failure_status(problems, errors_path)
 
 
 def _threshold(text: str) -> float | str:
