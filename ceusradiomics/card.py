@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -384,10 +384,13 @@ def _primary_rois(model: Any, X: pd.DataFrame):
             "ResNetFeaturizer): it has no input schema"
         )
     columns = list(X.columns)
+    slots = [
+        (slot, replace(slot, masks=slot.masks[:1]))
+        for slot in extractor._fitted_layout(X).slots
+    ]
     for lesion, row in zip(X.index.tolist(), X.itertuples(index=False), strict=True):
         record = dict(zip(columns, row, strict=True))
-        for slot in extractor.layout_.slots:
-            primary = type(slot)(slot.image, slot.masks[:1], slot.phase, slot.frame)
+        for slot, primary in slots:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -272,3 +272,26 @@ def test_label_masks_warn_or_pick_one():
     assert merged.loc["P017", "US_Mean"] == pytest.approx(image[labels > 0].mean())
     second = TextureExtractor(families="hist", mask_label=2).fit_transform(X)
     assert second.loc["P017", "US_Mean"] == pytest.approx(image[labels == 2].mean())
+
+
+def test_fitted_extractor_reads_new_frames_without_further_readers(cohort):
+    # Fitted with two readers on still images; new lesions come with one
+    # reader, and one of them as a cine whose frame column picks the still.
+    X = cohort[0]
+    extractor = TextureExtractor(readers="all", families=["hist"], phases=("US",)).fit(
+        X
+    )
+    reference = extractor.transform(X)
+    new = X[["US_image", "US_mask"]].copy()
+    lesion = new.index[0]
+    still = new.at[lesion, "US_image"]
+    noise = np.random.default_rng(0).integers(0, 255, (2, *still.shape), np.uint8)
+    new["US_image"] = new["US_image"].astype(object)
+    new.at[lesion, "US_image"] = np.stack([noise[0], still, noise[1]])
+    new["US_frame"] = [1] + [None] * (len(new) - 1)
+    got = extractor.transform(new)
+    primary = [c for c in reference.columns if "@" not in c]
+    pd.testing.assert_frame_equal(got[primary], reference[primary])
+    assert got.drop(columns=primary).isna().all().all()  # no second reader
+    with pytest.raises(ValueError, match="lacks the columns"):
+        extractor.transform(new.drop(columns="US_mask"))

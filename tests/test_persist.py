@@ -386,3 +386,19 @@ def test_a_weights_file_travels_inside_the_model(cohort, tmp_path, monkeypatch):
     assert loaded.weights.startswith(str(tmp_path / "cache"))
     assert card.network["sha256"] in loaded.weights
     pd.testing.assert_frame_equal(loaded.transform(X), expected)
+
+
+def test_a_file_from_before_a_new_parameter_loads_with_its_default(cohort, tmp_path):
+    # A ResNetFeaturizer saved before `precision` existed ran in float32.
+    pytest.importorskip("torch")
+    from ceusradiomics import ResNetFeaturizer
+
+    X = cohort[0].iloc[:2]
+    featurizer = ResNetFeaturizer(weights=None, image_size=32, random_state=0).fit(X)
+    expected = featurizer.transform(X)
+    del featurizer.precision  # as an older version wrote it
+    loaded, _ = _roundtrip(featurizer, tmp_path)
+    assert loaded.precision == "float32"
+    assert loaded.get_params()["precision"] == "float32"
+    pd.testing.assert_frame_equal(loaded.transform(X), expected)
+    assert pickle.loads(pickle.dumps(featurizer)).precision == "float32"

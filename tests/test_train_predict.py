@@ -277,3 +277,59 @@ def test_train_refuses_bad_input(files, tmp_path, capsys):
     assert main([*args, "--label-column", "outcome"]) == 2
     assert "no column 'outcome'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_predict_on_one_reader_and_on_real_ultrasound_dicoms(
+    trained_stack, files, tmp_path
+):
+    # New lesions have one reader: the second reader's columns, used by the
+    # ICC filter in training only, are not needed, and the values are the same.
+    single = _absolute(files["manifest"], files["folder"]).drop(
+        columns=["ER", "US_mask_r2", "AP_mask_r2", "PP_mask_r2"]
+    )
+    path = tmp_path / "one_reader.csv"
+    single.to_csv(path, index=False)
+    out = tmp_path / "one_reader_predictions.csv"
+    done = _predict("--model", trained_stack["path"], "--manifest", path, "--out", out)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out, keep_default_na=False)
+    assert np.array_equal(table["probability"].to_numpy(), trained_stack["proba"])
+
+    # pydicom's real ultrasound files (colour YBR cine read through a frame
+    # column, RGB, JPEG 2000, palette) against a model fitted on 8-bit PNGs:
+    # every lesion is scored, and each is flagged as unlike the training data.
+    from pydicom.data import get_testdata_file
+
+    from ceusradiomics.io import read_image
+
+    rows = []
+    for name in (
+        "examples_ybr_color.dcm",
+        "examples_rgb_color.dcm",
+        "examples_jpeg2k.dcm",
+        "examples_palette.dcm",
+    ):
+        source = get_testdata_file(name)
+        cine = name == "examples_ybr_color.dcm"
+        rows_, cols = read_image(source, frame=0 if cine else None).shape
+        mask = np.zeros((rows_, cols), bool)
+        mask[rows_ // 3 : 2 * rows_ // 3, cols // 3 : 2 * cols // 3] = True
+        mask_path = tmp_path / f"{name}.roi.png"
+        Image.fromarray(mask.astype(np.uint8) * 255).save(mask_path)
+        row = {"lesion_id": name.removesuffix(".dcm")}
+        for phase in ("US", "AP", "PP"):
+            row[f"{phase}_image"] = source
+            row[f"{phase}_mask"] = str(mask_path)
+            row[f"{phase}_frame"] = 0 if cine else None
+        rows.append(row)
+    path = tmp_path / "dicoms.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    out = tmp_path / "dicom_predictions.csv"
+    done = _predict("--model", trained_stack["path"], "--manifest", path, "--out", out)
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table["lesion_id"].tolist() == [r["lesion_id"] for r in rows]
+    assert table["probability"].between(0, 1).all()
+    assert (table["warnings"] != "").all()
+    palette = table.set_index("lesion_id").loc["examples_palette", "warnings"]
+    assert "uint16 image, but the model was trained on uint8" in palette

@@ -22,9 +22,10 @@ slots and the output names) and the computation on validated arrays.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -93,6 +94,16 @@ class Layout:
             c
             for s in self.slots
             for c in (s.image, *s.masks, *((s.frame,) if s.frame else ()))
+        ]
+
+    @property
+    def required(self) -> list[str]:
+        """The columns a frame to transform must have: the further readers'
+        masks are optional (new lesions usually have one reader)."""
+        return [
+            c
+            for s in self.slots
+            for c in (s.image, s.masks[0], *((s.frame,) if s.frame else ()))
         ]
 
 
@@ -240,7 +251,7 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
         plane = self._image_of(image)
         rois, errors = [], []
         for k, column in enumerate(slot.masks):
-            cell = record[column]
+            cell = record[column] if k == 0 else record.get(column)
             if k > 0 and is_missing(cell):
                 continue  # no such reader (or reference) for this lesion
             try:
@@ -423,13 +434,29 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
 
     # --------------------------------------------------------------- API
 
+    @staticmethod
+    def _frame_column(slot: Slot, X: pd.DataFrame) -> str | None:
+        frame = f"{slot.phase}_frame"
+        return frame if frame in X.columns else None
+
     def _fitted_layout(self, X: pd.DataFrame) -> Layout:
         """The fitted layout, checked against `X`; or a fresh one (stateless)."""
         layout = getattr(self, "layout_", None)
         if layout is None:
             self._validate_params()
             return self._layout(X)
-        missing = [c for c in layout.columns if c not in X.columns]
+        # The frame columns belong to the frame being read, not to the fit: a
+        # model fitted on still images reads new cines through their
+        # `{phase}_frame` column (and one fitted on cines, new stills without).
+        slots = tuple(
+            replace(s, frame=self._frame_column(s, X))
+            if s.image == f"{s.phase}_image"
+            else s
+            for s in layout.slots
+        )
+        if slots != layout.slots:
+            layout = replace(layout, slots=slots)
+        missing = [c for c in layout.required if c not in X.columns]
         if missing:
             raise ValueError(
                 f"X lacks the columns {missing} that the "
@@ -509,6 +536,17 @@ class RecordsTransformer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         return tags
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # A pickle or model file written before a parameter existed: the
+        # parameter's default, which is what that extractor computed then
+        # (get_params, clone and the cache key all read every parameter).
+        for name, parameter in inspect.signature(
+            type(self).__init__
+        ).parameters.items():
+            if parameter.default is not parameter.empty and name not in self.__dict__:
+                setattr(self, name, parameter.default)
 
 
 def image_slots(

@@ -313,10 +313,6 @@ class ResNetFeaturizer(RecordsTransformer):
             return DEFAULT_VIEWS if self.augment else 0
         return int(self.augment)
 
-    def _precision(self) -> str:
-        # A featurizer saved before `precision` existed ran in float32.
-        return getattr(self, "precision", "float32")
-
     def _crop_margin(self) -> float | int:
         # Plain Python numbers: the cache key is a repr, and np.float64(0.1)
         # and 0.1 must give the same key.
@@ -340,7 +336,7 @@ class ResNetFeaturizer(RecordsTransformer):
             "crop_margin": self._crop_margin(),
             "mask_context": self.mask_context,
             "image_size": int(self.image_size),
-            "precision": self._precision(),
+            "precision": self.precision,
             "preprocessing": _PREPROCESSING_VERSION,
         }
 
@@ -403,7 +399,7 @@ class ResNetFeaturizer(RecordsTransformer):
 
             extractor = self._extractor(backbone, kind, source, weights_id)
             values = backbone.forward(
-                extractor, normalize(torch.cat(pending)), precision=self._precision()
+                extractor, normalize(torch.cat(pending)), precision=self.precision
             )
             for (phase, i, v, key), row in zip(slots_pending, values, strict=True):
                 out[phase][i, v] = row
