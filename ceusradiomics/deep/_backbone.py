@@ -25,6 +25,7 @@ from ceusradiomics.deep._weights import fetch_named_weights, load_state_dict_fil
 __all__ = [
     "STAGES",
     "build_extractor",
+    "build_stages",
     "check_layer",
     "forward",
     "layer_width",
@@ -194,20 +195,62 @@ def build_extractor(
     # torch's global generator (forked, then restored) and torch.fx tracing
     # is not thread-safe, and the stack fits branches and folds in threads.
     with _BUILD_LOCK:
-        if kind == "random":
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                model = resnet50()
-        else:
-            path = (
-                fetch_named_weights(source, progress=progress)
-                if kind == "named"
-                else source
-            )
-            model = _model_from_state_dict(load_state_dict_file(path), path, layer)
+        model = _resnet50(kind, source, seed=seed, layer=layer, progress=progress)
         extractor = create_feature_extractor(model, return_nodes={layer: _OUTPUT})
     extractor.eval().requires_grad_(False)
     return extractor.to(device=device, memory_format=torch.channels_last)
+
+
+def _resnet50(
+    kind: str, source: Any, *, seed: int, layer: str, progress: bool = False
+) -> torch.nn.Module:
+    """The whole ResNet-50 with the featurizer's weights (see build_extractor)."""
+    if kind == "random":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return resnet50()
+    path = fetch_named_weights(source, progress=progress) if kind == "named" else source
+    return _model_from_state_dict(load_state_dict_file(path), path, layer)
+
+
+class _Stages(torch.nn.Module):
+    """ResNet-50 run module by module up to a stage, output ``{"features": ...}``.
+
+    Unlike build_extractor's traced graph, every module of this network is
+    called as itself, so forward hooks on any module (``"layer4"``,
+    ``"layer3.5"``, ``"layer4.2.conv3"``) see its output.
+    """
+
+    def __init__(self, model: torch.nn.Module, stage: str):
+        super().__init__()
+        order = STAGES[: STAGES.index(stage) + 1]
+        for name in order:
+            self.add_module(name, getattr(model, name))
+        self._order = order
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        for name in self._order:
+            x = getattr(self, name)(x)
+        return {_OUTPUT: x}
+
+
+def build_stages(
+    kind: str, source: Any, *, seed: int, stage: str, device: torch.device
+) -> torch.nn.Module:
+    """The frozen, eval-mode ResNet-50 up to the stage `stage`, module by module.
+
+    The same weights and outputs as ``build_extractor(..., layer=stage)``, for
+    the gradient-based activation maps, which hook modules.
+    """
+    if stage not in STAGES[: STAGES.index("layer4") + 1]:
+        raise ValueError(
+            f"gradient maps need the featurizer's layer at a stage up to 'layer4' "
+            f"(or 'avgpool'); got {stage!r}"
+        )
+    with _BUILD_LOCK:
+        model = _resnet50(kind, source, seed=seed, layer=stage)
+    network = _Stages(model, stage).eval().requires_grad_(False)
+    return network.to(device=device, memory_format=torch.channels_last)
 
 
 _AUTOCAST = {"bfloat16": torch.bfloat16, "float16": torch.float16}
