@@ -333,3 +333,50 @@ def test_predict_on_one_reader_and_on_real_ultrasound_dicoms(
     assert (table["warnings"] != "").all()
     palette = table.set_index("lesion_id").loc["examples_palette", "warnings"]
     assert "uint16 image, but the model was trained on uint8" in palette
+
+
+def test_explain_writes_a_figure_per_lesion(trained_stack, files, tmp_path):
+    pytest.importorskip("matplotlib")
+    from ceusradiomics.cli import main
+
+    lesion = str(trained_stack["X"].index[3])
+    out = tmp_path / "one.png"
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "ceusradiomics", "explain", "--quiet",
+            "--model", str(trained_stack["path"]), "--manifest", str(files["path"]),
+            "--lesion", lesion, "--out", str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"lesion {lesion}: radiomics" in done.stdout and "stack" in done.stdout
+
+    two = [str(v) for v in trained_stack["X"].index[:2]]
+    folder = tmp_path / "figures"
+    args = ["explain", "--model", str(trained_stack["path"])]
+    args += ["--manifest", str(files["path"]), "--quiet"]
+    assert main([*args, "--lesion", *two, "--out", str(folder)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{v}.png" for v in two)
+    svg = tmp_path / "one.svg"
+    assert main([*args, "--lesion", two[0], "--out", str(svg), "--top", "3"]) == 0
+    assert svg.read_text().lstrip().startswith("<?xml")
+
+
+def test_explain_refuses_bad_requests(trained_stack, files, tmp_path, capsys):
+    from ceusradiomics.cli import main
+
+    args = ["explain", "--model", str(trained_stack["path"])]
+    args += ["--manifest", str(files["path"]), "--quiet"]
+    assert main([*args, "--lesion", "P999", "--out", str(tmp_path / "x.png")]) == 2
+    assert "lesion 'P999' is not in X's index" in capsys.readouterr().err
+    two = [str(v) for v in trained_stack["X"].index[:2]]
+    assert main([*args, "--lesion", *two, "--out", str(tmp_path / "x.png")]) == 2
+    assert "pass a folder" in capsys.readouterr().err
+    lesion = two[0]
+    assert main([*args, "--lesion", lesion, "--out", "x.png", "--top", "0"]) == 2
+    assert "--top must be >= 1" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -10,6 +10,8 @@ train
     A manifest and outcomes in, a saved model (skops) and its model card out.
 predict
     A saved model and a manifest in, one probability per lesion out.
+explain
+    A saved model, a manifest and a lesion in, a figure of why out.
 
 Each command is a module of this package with ``add_parser(commands)``, which
 adds its subparser and sets ``handler`` (a function of the parsed arguments
@@ -22,11 +24,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from ceusradiomics.cli import demo, extract, predict, train
+from ceusradiomics.cli import demo, explain, extract, predict, train
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = (demo, extract, train, predict)
+_COMMANDS = (demo, extract, train, predict, explain)
 
 
 def build_parser() -> argparse.ArgumentParser:
