@@ -426,13 +426,12 @@ def activation_map(
     >>> from ceusradiomics.datasets import make_ceus_cohort
     >>> from ceusradiomics.ensemble import make_study_pipeline
     >>> from ceusradiomics.explain import activation_map
-    >>> X, y = make_ceus_cohort(n_lesions=40, image_size=64, random_state=0)
+    >>> X, y, _ = make_ceus_cohort(n_lesions=40, image_size=64, random_state=0)
     >>> model = make_study_pipeline(
-    ...     "deep", weights=None, image_size=32, alpha=0.5, lasso_cv=3,
-    ...     random_state=0,
-    ... ).fit(X, y)  # doctest: +SKIP
-    >>> heat = activation_map(model, X, X.index[0], "AP")  # doctest: +SKIP
-    >>> heat.shape == X["AP_image"].iloc[0].shape  # doctest: +SKIP
+    ...     "deep", weights=None, image_size=64, random_state=0
+    ... ).fit(X, y)
+    >>> heat = activation_map(model, X, "L01", "AP")
+    >>> heat.shape == X.loc["L01", "AP_image"].shape
     True
     """
     return _activation_map(model, X, lesion, phase, method=method, layer=layer).image
@@ -677,7 +676,7 @@ class LesionExplanationDisplay:
     --------
     >>> from ceusradiomics.explain import LesionExplanationDisplay
     >>> display = LesionExplanationDisplay.from_estimator(
-    ...     model, X, "P017"
+    ...     model, X, "L017"
     ... )  # doctest: +SKIP
     >>> display.figure_.savefig("p017.png")  # doctest: +SKIP
     """

@@ -102,6 +102,14 @@ def test_demo_runs_the_study_and_writes_every_file(capsys, tmp_path):
     assert not (out / "bootstrap.csv").exists()  # --thorough only
     html = _check_html_report(out)
     assert html.index("Primary estimates") < html.index("Table 2.")
+    # explanations of the first testing lesion with ER and the first without
+    predictions = pd.read_csv(out / "predictions.csv")
+    tested = set(predictions.loc[predictions["cohort"] == "test"].iloc[:, 1])
+    explained = sorted(p.stem for p in out.glob("explain_*.png"))
+    assert len(explained) == 2, explained
+    assert {name.removeprefix("explain_") for name in explained} <= tested
+    assert "Why these predictions? Two testing lesions" in html
+    assert all(f"![{name}.png]({name}.png)" in report for name in explained)
 
 
 @pytest.mark.slow
@@ -177,7 +185,8 @@ def _check_html_report(out, tables=()):
     parsed.feed(text)
     # every figure embedded, nothing fetched from elsewhere
     figures = {p.stem for p in out.glob("*.svg")}
-    assert parsed.svgs == len(figures) == 6
+    # six study figures and two lesion explanations
+    assert parsed.svgs == len(figures) == 8
     assert all(link.startswith(("#", "data:")) for link in parsed.links)
     # every table is its CSV, to the three decimals shown
     csvs = ("table2.csv", "delong.csv", "odds_ratios.csv", "repeated_cv.csv")

@@ -578,6 +578,11 @@ def _study(
         X_train,
         on_figure=shown_figures.__setitem__,
     )
+    if figures:
+        explained = _explanations(stack, X_test, y_test, out)
+        for stem, fig in explained.items():
+            figures += [f"{stem}.png", f"{stem}.svg"]
+            shown_figures[stem] = fig
     _write_report(
         out / "report.md",
         source=source,
@@ -645,6 +650,27 @@ def _study(
     print()
     print(f"Wrote {out}/: " + ", ".join(written + figures))
     return 0
+
+
+def _explanations(stack, X_test, y_test, out) -> dict:
+    """Explanation figures of the first testing lesion with ER and the first
+    without (cohort order: not picked for the picture), as PNG and SVG."""
+    from ceusradiomics.explain import LesionExplanationDisplay
+
+    figures = {}
+    for label in (1, 0):
+        found = y_test.index[y_test.to_numpy() == label]
+        if len(found) == 0:
+            continue
+        lesion = found[0]
+        display = LesionExplanationDisplay.from_estimator(stack, X_test, lesion)
+        outcome = "ER" if label else "no ER"
+        display.figure_.suptitle(f"Lesion {lesion} (testing, {outcome})")
+        stem = f"explain_{lesion}"
+        for suffix in ("png", "svg"):
+            display.figure_.savefig(out / f"{stem}.{suffix}", dpi=110)
+        figures[stem] = display.figure_
+    return figures
 
 
 def _write_html_report(
@@ -779,6 +805,18 @@ def _write_html_report(
     report.add_section(curves)
     for stem in ("calibration", "decision_curves", "lasso_coefficients"):
         if stem in figures:
+            report.add_figure(figures[stem], name=f"{stem}.svg")
+    explained = [stem for stem in figures if stem.startswith("explain_")]
+    if explained:
+        report.add_section("Why these predictions? Two testing lesions").add_text(
+            "The first testing lesion with ER and the first without (in the "
+            "cohort's order, not chosen for the picture): each phase's crop with "
+            "its ROI and the ResNet-50 branch's class-activation map (red pushes "
+            "the deep score up, blue down; the map's mean is the phase's term of "
+            "the score), the largest terms of the radiomics score, and each "
+            "branch's probability."
+        )
+        for stem in explained:
             report.add_figure(figures[stem], name=f"{stem}.svg")
     events = int(y_train.sum())
     limitations = [
