@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 
 __all__ = [
     "LesionExplanationDisplay",
+    "PhasePanel",
     "activation_map",
     "forest_shap_values",
     "permutation_importances",
@@ -887,7 +888,16 @@ class LesionExplanationDisplay:
         )
         proba.set_xlim(0, 1)
         for i, v in enumerate(probabilities.to_numpy()):
-            proba.text(min(v + 0.02, 0.85), i, f"{v:.2f}", va="center", fontsize=8)
+            inside = v > 0.85  # no room right of the bar: write on it, in white
+            proba.text(
+                v - 0.02 if inside else v + 0.02,
+                i,
+                f"{v:.2f}",
+                va="center",
+                ha="right" if inside else "left",
+                color="white" if inside else "black",
+                fontsize=8,
+            )
         proba.set_xlabel("probability of the positive class")
         axes["probabilities"] = proba
         figure.suptitle(f"Lesion {self.lesion}")
