@@ -235,9 +235,13 @@ def _deep_score(model: Any) -> _DeepScore:
 
 
 @functools.lru_cache(maxsize=2)
-def _network(kind: str, source: Any, seed: int, layer: str, stages: bool) -> Any:
+def _network(
+    kind: str, source: Any, seed: int, layer: str, stages: bool, key: tuple = ()
+) -> Any:
     """The frozen network up to `layer`: traced (any node) or module by module
-    (`stages`, for the gradient methods' hooks). Kept for the next phase."""
+    (`stages`, for the gradient methods' hooks). Kept for the next phase;
+    `key` (the featurizer's weights id: a file's size and mtime) keeps an
+    edited weights file from matching."""
     from ceusradiomics.deep import _backbone
 
     device = _backbone.resolve_device("cpu")
@@ -319,7 +323,8 @@ def _activation_map(
     )
     x = normalize(resize_crop(crop, featurizer.image_size))
     kind, source = resolve_weights(featurizer.weights)
-    network = _network(kind, source, featurizer.network_seed_, spatial, False)
+    wid = featurizer._weights_id(kind, source)
+    network = _network(kind, source, featurizer.network_seed_, spatial, False, wid)
     weights, constant = score.weights[phase], score.constants[phase]
     exact = _cam.class_activation_map(
         _cam.activations_of(network, x), weights, constant
@@ -327,7 +332,7 @@ def _activation_map(
     if method == "cam":
         grid = exact
     else:
-        stages = _network(kind, source, featurizer.network_seed_, spatial, True)
+        stages = _network(kind, source, featurizer.network_seed_, spatial, True, wid)
         grid = _cam.gradient_map(
             _cam.ScoreNetwork(stages, weights, constant),
             x,

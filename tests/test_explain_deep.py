@@ -24,7 +24,10 @@ from ceusradiomics import (  # noqa: E402
 from ceusradiomics.datasets import make_ceus_cohort  # noqa: E402
 from ceusradiomics.deep._cam import class_activation_map  # noqa: E402
 from ceusradiomics.ensemble import make_study_pipeline  # noqa: E402
-from ceusradiomics.exceptions import DegenerateROIWarning  # noqa: E402
+from ceusradiomics.exceptions import (  # noqa: E402
+    DegenerateROIWarning,
+    EmptyFeatureWarning,
+)
 from ceusradiomics.explain import (  # noqa: E402
     LesionExplanationDisplay,
     _activation_map,
@@ -56,10 +59,15 @@ def deep_model(cohort):
 def stack(cohort):
     X, y = cohort
     with warnings.catch_warnings():
+        # small ROIs: NaN features, and no 64 x 64 wavelet block (s-6)
         warnings.simplefilter("ignore", DegenerateROIWarning)
+        warnings.simplefilter("ignore", EmptyFeatureWarning)
         return StackingERClassifier(
             estimators=[
-                ("radiomics", make_study_pipeline("radiomics", random_state=0)),
+                (
+                    "radiomics",
+                    make_study_pipeline("radiomics", readers="primary", random_state=0),
+                ),
                 (
                     "deep",
                     make_study_pipeline(
