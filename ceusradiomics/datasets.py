@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -48,6 +49,50 @@ _LIVER_DB = {"US": 34.0, "AP": 25.0, "PP": 33.0}
 # lateral) at the reference size: speckle grains are longer laterally than
 # axially; contrast mode uses lower-frequency pulses, hence coarser grains.
 _PSF_SIGMA = {"US": (0.8, 1.8), "AP": (1.0, 2.2), "PP": (1.0, 2.2)}
+
+# The centres' scanners at center_effect=1 (make_ceus_cohort's Notes): gain in
+# dB before log compression, display contrast around mid-grey, speckle size
+# (PSF width factor) and the readers' ROI habit (pixels of dilation at the
+# 256-pixel reference size; negative erodes). Centre "A" is the reference.
+_CENTERS = (
+    ("A", 0.0, 1.00, 1.00, 0),
+    ("B", 4.0, 0.85, 1.35, 2),
+    ("C", -3.0, 1.15, 0.80, -1),
+    ("D", 2.0, 0.95, 1.20, 1),
+    ("E", -2.0, 1.10, 0.90, -2),
+    ("F", 5.0, 0.80, 1.50, 3),
+)
+
+
+@dataclass(frozen=True)
+class _Center:
+    """One centre's scanner and readers, scaled by ``center_effect``."""
+
+    name: str
+    gain_db: float
+    contrast: float
+    psf_factor: float
+    roi_px: int
+
+    @classmethod
+    def of(cls, index: int, effect: float, scale: float) -> _Center:
+        name, gain, contrast, psf, roi = _CENTERS[index]
+        return cls(
+            name,
+            effect * gain,
+            1.0 + effect * (contrast - 1.0),
+            1.0 + effect * (psf - 1.0),
+            round(effect * roi * scale),
+        )
+
+    def habit(self, mask: np.ndarray | None) -> np.ndarray | None:
+        """A mask as this centre's readers draw it (dilated or eroded)."""
+        if mask is None or self.roi_px == 0:
+            return mask
+        grow = ndimage.binary_dilation if self.roi_px > 0 else ndimage.binary_erosion
+        out = grow(mask, iterations=abs(self.roi_px))
+        return out if out.any() else mask  # never erode a small lesion away
+
 
 # Convex-probe sector: apex above the frame, half-angle in radians.  With the
 # apex 0.3*S above row 0 and a 40 degree half-angle the circle inscribed in the
@@ -186,6 +231,8 @@ def make_ceus_cohort(
     texture_effect: float = 1.0,
     clinical_in_X: bool = False,
     return_risk: bool = False,
+    centers: int = 1,
+    center_effect: float = 1.0,
     random_state: int | np.random.Generator | np.random.RandomState | None = 0,
 ) -> (
     tuple[pd.DataFrame, pd.Series, pd.DataFrame]
@@ -262,6 +309,17 @@ def make_ceus_cohort(
     return_risk : bool, default=False
         Also return the true risk of ER of each lesion and its log odds split
         by part, as the last value (see Notes).
+    centers : int, default=1
+        Number of centres (hospitals), 1 to 6. With more than one, the
+        lesions are spread evenly over centres ``"A"``, ``"B"``, ... at
+        random (independently of ER), each centre's scanner and readers
+        leave their mark on its images and ROIs (Notes), and `X` and
+        `clinical` get a categorical ``center`` column. ``centers=1`` gives
+        the single-centre cohort of earlier versions bit for bit, without the
+        column.
+    center_effect : float, default=1.0
+        Scales every centre's scanner effect (>= 0): 0 makes the centres
+        identical, 2 doubles their differences. Ignored with one centre.
     random_state : int, Generator, RandomState or None, default=0
         Seed of the cohort. An int gives the same cohort on every call; a
         generator is used once to draw such a seed; None draws fresh entropy.
@@ -374,6 +432,31 @@ def make_ceus_cohort(
 
     Each image also has its own random gain, N(0, 1.5) dB, as operators set
     the scanner differently.
+
+    **Centres** (``centers > 1``). Each centre has its own scanner and
+    reading habits, at ``center_effect = 1`` (centre A is the reference; a
+    factor :math:`f` becomes :math:`1 + e (f - 1)` and the other effects
+    :math:`e` times the value at ``center_effect`` :math:`e`):
+
+    ======  =========  ================  ============  ==================
+    centre  gain (dB)  display contrast  speckle size  ROI habit (px)
+    ======  =========  ================  ============  ==================
+    A       0          1.00              1.00          0
+    B       +4         0.85              1.35          +2 (wider)
+    C       -3         1.15              0.80          -1 (tighter)
+    D       +2         0.95              1.20          +1
+    E       -2         1.10              0.90          -2
+    F       +5         0.80              1.50          +3
+    ======  =========  ================  ============  ==================
+
+    The gain is added to the tissue level before log compression (a shift
+    of the grey levels); the display contrast stretches the grey levels
+    about mid-grey (128) before clipping; the speckle size scales the
+    point-spread function's widths (coarser or finer speckle, the same mean
+    power); the ROI habit dilates (or erodes) every reader's mask by that
+    many pixels at the 256-pixel reference size. The lesions, their labels
+    and their clinical data are drawn as with one centre; the centre is
+    assigned by a separate random stream, balanced over the centres.
 
     **Readers.** The primary mask is the true lesion outline. The second
     reader redraws each phase with a smooth radial jitter (harmonics 1..4,
@@ -562,6 +645,7 @@ def make_ceus_cohort(
     elif not isinstance(cine, (bool, np.bool_)):
         raise TypeError(f"cine must be a bool; got {cine!r}.")
     effects = _check_effects(size_effect, clinical_effect, texture_effect)
+    centers, center_effect = _check_centers(centers, center_effect)
     for name, value in (("clinical_in_X", clinical_in_X), ("return_risk", return_risk)):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"{name} must be a bool; got {value!r}.")
@@ -579,6 +663,17 @@ def make_ceus_cohort(
     has_r2[cohort_rng.choice(n_lesions, size=n_r2, replace=False)] = True
 
     scanner = _Scanner(size)
+    center_of = np.zeros(n_lesions, dtype=int)
+    sites: list[_Center] = []
+    scanners = [scanner]
+    if centers > 1:
+        # Its own stream: the single-centre cohort draws nothing more.
+        center_rng = np.random.default_rng(
+            np.random.SeedSequence(entropy, spawn_key=(3,))
+        )
+        center_of = center_rng.permutation(np.arange(n_lesions) % centers)
+        sites = [_Center.of(c, center_effect, scale) for c in range(centers)]
+        scanners = [_Scanner(size, site) for site in sites]
     width = len(str(n_lesions))
     ids = pd.Index([f"L{i + 1:0{width}d}" for i in range(n_lesions)], name="lesion_id")
     records, clinical_rows, truth_rows, risk_rows = [], [], [], []
@@ -591,6 +686,7 @@ def make_ceus_cohort(
         clin = _draw_clinical(rng_clin, int(labels[i]), effects.clinical)
         lesion = _Lesion(rng_lesion, int(labels[i]), scale, clin["cirrhosis"], effects)
         risk_rows.append(_log_likelihood_ratios(lesion, clin["afp_group"], effects))
+        scanner = scanners[center_of[i]]
         geometry = scanner.lesion_box(lesion)
         record = scanner.acquire(lesion, geometry, rng_noise)
         for phase in _PHASES:
@@ -599,6 +695,11 @@ def make_ceus_cohort(
                 if has_r2[i]
                 else None
             )
+        if sites:
+            site = sites[center_of[i]]
+            for phase in _PHASES:
+                for column in (f"{phase}_mask", f"{phase}_mask_r2"):
+                    record[column] = site.habit(record[column])
         if cine:
             rng_cine = np.random.default_rng(
                 np.random.SeedSequence(entropy, spawn_key=(2, i))
@@ -621,6 +722,11 @@ def make_ceus_cohort(
     X = pd.DataFrame.from_records(records, index=ids, columns=columns)
     y = pd.Series(labels.astype(int), index=ids.copy(), name="ER")
     clinical = _clinical_frame(clinical_rows, ids.copy())
+    if sites:
+        names = [site.name for site in sites]
+        center = pd.Categorical([names[c] for c in center_of], categories=names)
+        X["center"] = pd.Series(center, index=X.index)
+        clinical["center"] = pd.Series(center, index=clinical.index)
     result = [X, y, clinical]
     if cine:
         for column in _CINE_COLUMNS:
@@ -630,7 +736,7 @@ def make_ceus_cohort(
             )
         result.append(pd.DataFrame.from_records(truth_rows, index=ids.copy()))
     if clinical_in_X:
-        result[0] = X.join(clinical)
+        result[0] = X.join(clinical.drop(columns="center", errors="ignore"))
     if return_risk:
         result.append(_risk_frame(risk_rows, n_pos / n_lesions, ids.copy()))
     return tuple(result)
@@ -700,6 +806,21 @@ def _check_effects(size_effect, clinical_effect, texture_effect) -> _Effects:
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite; got {value}.")
     return _Effects(*(float(v) for v in values.values()))
+
+
+def _check_centers(centers, center_effect) -> tuple[int, float]:
+    """Validate `centers` and `center_effect` of :func:`make_ceus_cohort`."""
+    if not isinstance(centers, numbers.Integral) or isinstance(centers, bool):
+        raise TypeError(f"centers must be an int; got {centers!r}.")
+    if not 1 <= centers <= len(_CENTERS):
+        raise ValueError(
+            f"centers must be between 1 and {len(_CENTERS)}; got {centers}."
+        )
+    if not isinstance(center_effect, numbers.Real) or isinstance(center_effect, bool):
+        raise TypeError(f"center_effect must be a float; got {center_effect!r}.")
+    if not (np.isfinite(center_effect) and center_effect >= 0):
+        raise ValueError(f"center_effect must be finite and >= 0; got {center_effect}.")
+    return int(centers), float(center_effect)
 
 
 def _log_likelihood_ratios(lesion: _Lesion, afp_group: str, effects: _Effects):
@@ -947,9 +1068,10 @@ class _Box(NamedTuple):
 class _Scanner:
     """Fixed acquisition geometry of a convex probe for one image size."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, center: _Center | None = None):
         self.size = size
         self.scale = size / _REF_SIZE
+        self.center = center
         # A padded canvas holds the tissue, which moves under the fixed probe
         # by the breathing shift of each phase.
         self.pad = round(3 * self.scale) + 1
@@ -967,8 +1089,10 @@ class _Scanner:
         # loss with depth.
         depth_gain_db = 3.0 * np.exp(-depth / 0.06) - 6.0 * depth
         self.scan_sigma = 0.6 * self.scale
+        widen = 1.0 if center is None else center.psf_factor
         self.psf = {
-            p: (s[0] * self.scale, s[1] * self.scale) for p, s in _PSF_SIGMA.items()
+            p: (s[0] * self.scale * widen, s[1] * self.scale * widen)
+            for p, s in _PSF_SIGMA.items()
         }
         # Per-phase constant part of the tissue level: the liver, the depth
         # gain, and the PSF's power gain ||h||^2 removed so that
@@ -1080,6 +1204,8 @@ class _Scanner:
             db = self._crop(tissue, phase, lesion) + self.phase_gain_db[phase]
             # Scatterer amplitude 10^(D/20), in place to spare full-frame copies.
             db += lesion.gain_db[phase]
+            if self.center is not None:
+                db += self.center.gain_db
             db *= np.log(10.0) / 20.0
             rf = noise[k] * np.exp(db, out=db)
             rf = ndimage.gaussian_filter(rf, (0.0, *self.psf[phase]), truncate=3.0)
@@ -1093,6 +1219,10 @@ class _Scanner:
             # Scan conversion interpolates the detected lines: a slight blur
             # of the log image that softens the speckle's deepest nulls.
             grey = ndimage.gaussian_filter(grey, self.scan_sigma, truncate=2.0)
+            if self.center is not None and self.center.contrast != 1.0:
+                grey -= 128.0
+                grey *= self.center.contrast
+                grey += 128.0
             np.clip(grey, 0.0, 255.0, out=grey)
             grey *= self.fan
             record[f"{phase}_image"] = np.rint(grey, out=grey).astype(np.uint8)

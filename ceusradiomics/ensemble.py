@@ -33,6 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from ceusradiomics._state import FrameState
 from ceusradiomics.clinical import ScreenedLogisticRegression
 from ceusradiomics.extractors import ResNetFeaturizer, TextureExtractor
+from ceusradiomics.harmonize import ComBat
 from ceusradiomics.selection import (
     CorrelationPruner,
     EmptyFeatureFilter,
@@ -63,6 +64,23 @@ class _Columns:
 
     def __repr__(self) -> str:
         return f"_Columns({self.pattern!r}, exclude={list(self.exclude)!r})"
+
+
+def _with_batch(name: str, step: Any, batch: str, input: str) -> tuple[str, Any]:
+    """The extraction step with the batch column passed around it (to ComBat)."""
+    if isinstance(step, ColumnTransformer):  # input="table": a column selection
+        selector = step.transformers[0][2]
+        features = _Columns(selector.pattern, exclude=(batch,))
+        step = "passthrough"
+    else:
+        features = _Columns(RECORD_COLUMNS, exclude=(batch,))
+    return (
+        "columntransformer",
+        ColumnTransformer(
+            [(name, step, features), ("batch", "passthrough", [batch])],
+            verbose_feature_names_out=False,
+        ).set_output(transform="pandas"),
+    )
 
 
 def _rows(X, index):
@@ -230,6 +248,8 @@ def make_study_pipeline(
     texture_params: dict[str, Any] | None = None,
     columns: list[str] | None = None,
     clinical_columns: list[str] | None = None,
+    harmonize: str | None = None,
+    harmonize_params: dict[str, Any] | None = None,
 ) -> Pipeline:
     """One of the study's single-branch models, as a scikit-learn Pipeline.
 
@@ -309,6 +329,16 @@ def make_study_pipeline(
         The clinical factors of the ``"clinical"`` branch (required there).
     clinical_columns : list of str
         The clinical factors of the ``"nomogram"`` branch (required there).
+    harmonize : str, optional
+        The batch column (e.g. ``"center"``) of a multi-centre cohort: the
+        features are harmonised by :class:`~ceusradiomics.harmonize.ComBat`
+        right after extraction (before the ICC filter), fitted on the
+        training rows only. The column travels next to the extractor (which
+        ignores it) into ComBat, which drops it. Radiomics and deep branches.
+    harmonize_params : dict, optional
+        Further :class:`~ceusradiomics.harmonize.ComBat` settings
+        (``{"unseen": "estimate"}`` to score centres not seen in training,
+        ``{"covariates": [...]}``, ...).
 
     Returns
     -------
@@ -341,6 +371,10 @@ def make_study_pipeline(
             "make_study_pipeline itself"
         )
 
+    if harmonize is not None and branch not in ("radiomics", "deep"):
+        raise ValueError(
+            f"harmonize applies to the radiomics and deep branches; got {branch!r}"
+        )
     if branch == "clinical":
         return _clinical_pipeline(columns, alpha)
     if branch == "nomogram":
@@ -425,6 +459,9 @@ def make_study_pipeline(
                 ),
             )
         )
+    if harmonize is not None:
+        steps = [_with_batch(*steps[0], harmonize, input)]
+        steps.append(("combat", ComBat(batch=harmonize, **(harmonize_params or {}))))
     if branch == "radiomics" and readers == "all":
         steps.append(("iccfilter", ICCFilter(threshold=icc_threshold)))
     if branch == "radiomics":

@@ -333,7 +333,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         The pooled location and variance of each feature.
     passthrough_ : ndarray of str
         Features left as they were: constant in the training rows, or with
-        fewer than two values in a batch.
+        fewer than two values in a batch (a :class:`HarmonizationWarning`
+        names them), or without any value (silently).
 
     See Also
     --------
@@ -518,11 +519,14 @@ class ComBat(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.features_ = np.asarray(features, dtype=object)
         self.passthrough_ = self.features_[~usable]
-        if (~usable).any():
+        # Features without any value (a wavelet scale no ROI holds) pass
+        # through silently: the EmptyFeatureFilter after ComBat reports them.
+        odd = ~usable & finite.any(axis=0)
+        if odd.any():
             warnings.warn(
-                f"ComBat leaves {int((~usable).sum())} of {len(features)} features "
+                f"ComBat leaves {int(odd.sum())} of {len(features)} features "
                 "as they are (constant in the training rows, or fewer than 2 values "
-                f"in a batch): {self.passthrough_[:5].tolist()}",
+                f"in a batch): {self.features_[odd][:5].tolist()}",
                 HarmonizationWarning,
                 stacklevel=2,
             )
@@ -610,14 +614,23 @@ class ComBat(TransformerMixin, BaseEstimator):
         return pd.DataFrame(out, index=X.index, columns=list(self.features_))
 
     def _estimate_new_batch(self, Y: np.ndarray, covariates) -> np.ndarray:
+        """A batch unseen in fit, from its own rows: its gamma and delta
+        against the fitted pooled mean and variance. Features with fewer than
+        2 values in these rows keep their values (nothing to estimate)."""
         est = self._estimates
         cov = np.zeros((len(Y), 0)) if covariates is None else covariates
         with np.errstate(divide="ignore", invalid="ignore"):
-            sdat = (
-                Y - est["grand_mean"] - _covariate_effect(cov, est["beta"])
-            ) / np.sqrt(est["var_pooled"])
-        gamma, delta = _batch_effects(
-            sdat, eb=self.eb, parametric=self.parametric, mean_only=self.mean_only
+            sdat = (Y - est["grand_mean"] - _covariate_effect(cov, est["beta"])) / (
+                np.sqrt(est["var_pooled"])
+            )
+        enough = np.isfinite(sdat).sum(axis=0) >= 2
+        gamma = np.zeros(Y.shape[1])
+        delta = np.ones(Y.shape[1])
+        gamma[enough], delta[enough] = _batch_effects(
+            sdat[:, enough],
+            eb=self.eb,
+            parametric=self.parametric,
+            mean_only=self.mean_only,
         )
         new = {**est, "gamma": gamma[None], "delta": delta[None], "reference": None}
         return combat_apply(new, Y, np.zeros(len(Y), dtype=int), covariates)

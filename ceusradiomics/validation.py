@@ -45,7 +45,7 @@ from sklearn.utils.validation import _num_samples
 from sklearn_compat.utils._param_validation import validate_params
 
 from ceusradiomics.exceptions import SeparationWarning, UndefinedScoreWarning
-from ceusradiomics.metrics import _PROBA_EPS, _logistic_fit
+from ceusradiomics.metrics import _PROBA_EPS, _logistic_fit, roc_auc_ci
 
 __all__ = [
     "BootstrapValidationResult",
@@ -515,7 +515,9 @@ class CrossValidationResult:
         With ``groups``: one row per model and group, ``model``, ``group``,
         ``n``, ``n_positive`` and ``auc``, the AUC of the group's
         out-of-fold probabilities averaged over the repeats (NaN for a
-        group with one class). None without groups.
+        group with one class), and ``auc_ci_lower`` / ``auc_ci_upper``, its
+        DeLong 95% CI when the splitter has one repeat (as
+        ``LeaveOneGroupOut``; NaN otherwise). None without groups.
     n_repeats : int
         Repeats of the splitter (``cv.n_repeats``, else 1).
     n_folds : int
@@ -1040,6 +1042,12 @@ def _per_group_auc(oof: dict, groups: np.ndarray, positive: np.ndarray):
                 seen = members & np.isfinite(proba[:, repeat])
                 aucs.append(_auc(positive[seen], proba[seen, repeat]))
             aucs = np.asarray(aucs)
+            low = high = float("nan")
+            seen = members & np.isfinite(proba[:, 0])
+            if proba.shape[1] == 1 and np.unique(positive[seen]).size == 2:
+                # One repeat (e.g. leave one centre out): the group's DeLong CI.
+                ci = roc_auc_ci(positive[seen], proba[seen, 0])
+                low, high = ci.ci_lower, ci.ci_upper
             rows.append(
                 {
                     "model": name,
@@ -1049,6 +1057,8 @@ def _per_group_auc(oof: dict, groups: np.ndarray, positive: np.ndarray):
                     "auc": float(aucs[np.isfinite(aucs)].mean())
                     if np.isfinite(aucs).any()
                     else float("nan"),
+                    "auc_ci_lower": low,
+                    "auc_ci_upper": high,
                 }
             )
     return pd.DataFrame(rows), single

@@ -764,3 +764,79 @@ def test_clinical_in_X_joins_the_clinical_table():
 def test_effect_parameter_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_ceus_cohort(4, image_size=64, **kwargs)
+
+
+# ------------------------------------------------------------- several centres
+
+
+@pytest.fixture(scope="module")
+def three_centres():
+    return make_ceus_cohort(60, image_size=128, centers=3, random_state=4)
+
+
+def test_one_centre_is_the_single_centre_cohort():
+    plain = make_ceus_cohort(12, image_size=64, random_state=5)
+    one = make_ceus_cohort(12, image_size=64, centers=1, random_state=5)
+    for a, b in zip(plain, one, strict=True):
+        pd.testing.assert_frame_equal(a, b) if isinstance(
+            a, pd.DataFrame
+        ) else pd.testing.assert_series_equal(a, b)
+    assert "center" not in one[0] and "center" not in one[2]
+
+
+def test_centres_are_balanced_and_leave_lesions_labels_and_clinic_alone(three_centres):
+    X, y, clinical = three_centres
+    single_X, single_y, single_clinical = make_ceus_cohort(
+        60, image_size=128, random_state=4
+    )
+    assert X["center"].value_counts().to_dict() == {"A": 20, "B": 20, "C": 20}
+    assert list(X["center"].cat.categories) == ["A", "B", "C"]
+    pd.testing.assert_series_equal(clinical["center"], X["center"])
+    # the same lesions, labels and clinical data as with one centre
+    pd.testing.assert_series_equal(y, single_y)
+    pd.testing.assert_frame_equal(clinical.drop(columns="center"), single_clinical)
+    # centre A is the reference scanner: its images are the single-centre ones
+    for lesion in X.index[X["center"] == "A"][:3]:
+        assert np.array_equal(
+            X.loc[lesion, "AP_image"], single_X.loc[lesion, "AP_image"]
+        )
+        assert np.array_equal(X.loc[lesion, "AP_mask"], single_X.loc[lesion, "AP_mask"])
+    # centre B's scanner: 4 dB more gain, wider speckle, wider ROIs (1 px at 128)
+    b = X.index[X["center"] == "B"]
+    brighter = [
+        X.loc[i, "US_image"][X.loc[i, "US_mask"]].mean()
+        - single_X.loc[i, "US_image"][single_X.loc[i, "US_mask"]].mean()
+        for i in b
+    ]
+    assert np.mean(brighter) > 5  # grey levels
+    wider = [X.loc[i, "US_mask"].sum() - single_X.loc[i, "US_mask"].sum() for i in b]
+    assert min(wider) > 0
+
+
+def test_centre_effect_zero_gives_identical_scanners():
+    X, _, _ = make_ceus_cohort(9, image_size=64, centers=3, center_effect=0.0)
+    single, _, _ = make_ceus_cohort(9, image_size=64)
+    for column in ("US_image", "PP_mask"):
+        assert all(
+            np.array_equal(a, b) for a, b in zip(X[column], single[column], strict=True)
+        )
+
+
+def test_clinical_in_X_keeps_one_centre_column():
+    X, _, _ = make_ceus_cohort(6, image_size=64, centers=2, clinical_in_X=True)
+    assert list(X.columns).count("center") == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"centers": 0}, ValueError, "between 1 and 6"),
+        ({"centers": 7}, ValueError, "between 1 and 6"),
+        ({"centers": 2.0}, TypeError, "centers must be an int"),
+        ({"centers": 2, "center_effect": -1.0}, ValueError, ">= 0"),
+        ({"centers": 2, "center_effect": "big"}, TypeError, "center_effect"),
+    ],
+)
+def test_centre_parameter_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_ceus_cohort(6, image_size=64, **kwargs)

@@ -142,10 +142,11 @@ def test_features_it_cannot_estimate_pass_through():
     X["flat"] = 1.0
     X["sparse"] = np.nan
     X.loc[X.index[:3], "sparse"] = 1.0  # three values, all in centre A
+    X["empty"] = np.nan  # reported later by the EmptyFeatureFilter, not here
     X.loc[X.index[10], "f2"] = np.nan
-    with pytest.warns(HarmonizationWarning, match="2 of 8 features"):
+    with pytest.warns(HarmonizationWarning, match=r"2 of 9 features.*'flat'"):
         combat = ComBat(covariates=["age", "sex"]).fit(X)
-    assert sorted(combat.passthrough_) == ["flat", "sparse"]
+    assert sorted(combat.passthrough_) == ["empty", "flat", "sparse"]
     out = combat.transform(X)
     pd.testing.assert_series_equal(out["flat"], X["flat"])
     pd.testing.assert_series_equal(out["sparse"], X["sparse"])
@@ -203,3 +204,78 @@ def test_covariate_errors():
         )
     with pytest.raises(ValueError, match="reference_batch='Z'"):
         ComBat(reference_batch="Z").fit(X.drop(columns=["age", "sex"]))
+
+
+# --------------------------------------------------------------- pipelines
+
+
+def test_study_pipeline_harmonises_records_by_centre():
+    import warnings
+
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    from ceusradiomics.datasets import make_ceus_cohort
+    from ceusradiomics.ensemble import make_study_pipeline
+    from ceusradiomics.exceptions import DegenerateROIWarning, EmptyFeatureWarning
+    from ceusradiomics.validation import cross_validate_models
+
+    X, y, _ = make_ceus_cohort(60, image_size=128, centers=3, random_state=0)
+    model = make_study_pipeline(
+        "radiomics", readers="all", random_state=0, harmonize="center"
+    )
+    assert [n for n, _ in model.steps[:3]] == [
+        "columntransformer",
+        "combat",
+        "iccfilter",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateROIWarning)
+        warnings.simplefilter("ignore", EmptyFeatureWarning)
+        # 128-pixel images: the 32-pixel wavelet blocks (s-5) of a few ROIs
+        # only, fewer than 2 in some centre: left unharmonised, with a warning
+        warnings.simplefilter("ignore", HarmonizationWarning)
+        model.fit(X, y)
+        combat = model.named_steps["combat"]
+        assert list(combat.batches_) == ["A", "B", "C"]
+        assert "center" not in combat.features_
+        assert any(name.endswith("@r2") for name in combat.features_)
+        proba = model.predict_proba(X)[:, 1]
+        assert np.isfinite(proba).all()
+        # a centre the model never saw: refused, or estimated from its rows
+        train = X["center"] != "C"
+        model.fit(X[train], y[train])
+        with pytest.raises(ValueError, match=r"batch\(es\) \['C'\]"):
+            model.predict_proba(X[~train])
+        model.set_params(combat__unseen="estimate")
+        assert np.isfinite(model.predict_proba(X[~train])).all()
+        # leave one centre out, with a per-centre AUC and its DeLong CI
+        result = cross_validate_models(
+            {"ComBat": model},
+            X,
+            y,
+            cv=LeaveOneGroupOut(),
+            groups=X["center"].to_numpy(),
+        )
+    per_centre = result.per_group.set_index("group")
+    assert sorted(per_centre.index) == ["A", "B", "C"]
+    assert (per_centre["auc_ci_lower"] <= per_centre["auc"]).all()
+    assert (per_centre["auc"] <= per_centre["auc_ci_upper"]).all()
+
+
+def test_study_pipeline_harmonises_a_feature_table():
+    from ceusradiomics.ensemble import make_study_pipeline
+
+    X = _data(n=(40, 40, 40), m=12).drop(columns=["age", "sex"])
+    X.columns = [f"US_{c}" if c.startswith("f") else c for c in X.columns]
+    rng = np.random.default_rng(0)
+    y = (X["US_f0"] + rng.normal(size=len(X)) > X["US_f0"].median()).astype(int)
+    model = make_study_pipeline(
+        "radiomics", input="table", readers="primary", harmonize="center",
+        random_state=0,
+    )  # fmt: skip
+    model.fit(X, y)
+    assert list(model.named_steps["combat"].features_) == [
+        c for c in X.columns if c != "center"
+    ]
+    with pytest.raises(ValueError, match="radiomics and deep branches"):
+        make_study_pipeline("clinical", columns=["age"], harmonize="center")

@@ -384,6 +384,15 @@ def test_leave_one_group_out_gives_per_group_auc():
     np.testing.assert_allclose(
         per_group["auc"].to_numpy(), result.scores["score"].to_numpy(), atol=1e-15
     )
+    # and its DeLong CI is roc_auc_ci's on the group's out-of-fold scores
+    from ceusradiomics.metrics import roc_auc_ci
+
+    oof = result.oof_proba["lr"][0].to_numpy()
+    for c in "ABC":
+        ci = roc_auc_ci(y[centre == c], oof[centre == c])
+        assert per_group.loc[c, "auc_ci_lower"] == pytest.approx(ci.ci_lower)
+        assert per_group.loc[c, "auc_ci_upper"] == pytest.approx(ci.ci_upper)
+        assert ci.ci_lower < per_group.loc[c, "auc"] < ci.ci_upper
 
 
 @pytest.mark.filterwarnings("ignore:The groups parameter is ignored:UserWarning")
