@@ -23,6 +23,7 @@ PRINTS = {
     "icc_and_selection.py": "radiomics score = ",
     "study_pipeline_cv.py": "best: {'radiomics__correlationpruner__threshold'",
     "plot_evaluation.py": "DeLong, stack vs Radiomics",
+    "multicentre.py": "leave one centre out (AUC of the held-out centre",
 }
 
 
