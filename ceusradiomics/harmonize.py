@@ -325,12 +325,15 @@ class ComBat(TransformerMixin, BaseEstimator):
         All columns of `X` in ``fit``.
     features_ : ndarray of str
         The harmonised columns (the others but the batch and covariates).
-    gamma_ : DataFrame
-        The additive effects (batches x features), in SD units.
-    delta_ : DataFrame
-        The multiplicative effects on the variance (batches x features).
-    grand_mean_, var_pooled_ : Series
-        The pooled location and variance of each feature.
+    harmonised_ : ndarray of str
+        The features harmonised (`features_` less `passthrough_`).
+    gamma_ : ndarray of shape (n_batches, n_harmonised)
+        The additive effects (rows `batches_`, columns `harmonised_`), in
+        units of the pooled SD.
+    delta_ : ndarray of shape (n_batches, n_harmonised)
+        The multiplicative effects on the variance.
+    grand_mean_, var_pooled_ : ndarray of shape (n_harmonised,)
+        The pooled location and variance of each harmonised feature.
     passthrough_ : ndarray of str
         Features left as they were: constant in the training rows, or with
         fewer than two values in a batch (a :class:`HarmonizationWarning`
@@ -544,11 +547,12 @@ class ComBat(TransformerMixin, BaseEstimator):
         )
         self._estimates = estimates
         self.batches_ = levels
-        kept = self.features_[usable].tolist()
-        self.gamma_ = pd.DataFrame(estimates["gamma"], index=levels, columns=kept)
-        self.delta_ = pd.DataFrame(estimates["delta"], index=levels, columns=kept)
-        self.grand_mean_ = pd.Series(estimates["grand_mean"], index=kept)
-        self.var_pooled_ = pd.Series(estimates["var_pooled"], index=kept)
+        # Arrays, not frames: a model file (skops) stores arrays, not pandas.
+        self.harmonised_ = self.features_[usable]
+        self.gamma_ = estimates["gamma"]
+        self.delta_ = estimates["delta"]
+        self.grand_mean_ = estimates["grand_mean"]
+        self.var_pooled_ = estimates["var_pooled"]
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:

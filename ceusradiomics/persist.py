@@ -73,6 +73,7 @@ def _library_types() -> list[type]:
         TextureExtractor,
     )
     from ceusradiomics.extractors._base import Layout, Slot
+    from ceusradiomics.harmonize import ComBat
     from ceusradiomics.selection import (
         CorrelationPruner,
         EmptyFeatureFilter,
@@ -82,6 +83,7 @@ def _library_types() -> list[type]:
     )
 
     return [
+        ComBat,
         CorrelationPruner,
         EmptyFeatureFilter,
         ICCFilter,
