@@ -178,9 +178,12 @@ def _deep_score(model: Any) -> _DeepScore:
         (k for k, (_, s) in enumerate(steps) if isinstance(s, ResNetFeaturizer)), None
     )
     if found is None or position is None:
+        steps_text = ", ".join(name for name, _ in steps) or type(branch).__name__
         raise ValueError(
-            "the deep branch has no LassoSelector after its ResNetFeaturizer: its "
-            "score is not a linear function of the network's activations"
+            "activation maps need a deep pipeline whose ResNetFeaturizer is one of "
+            "its steps, followed by column selections, a StandardScaler and a "
+            f"LassoSelector; this branch's steps are: {steps_text} (a harmonised "
+            "branch, with ComBat, is not supported)"
         )
     lasso, pipeline = found
     featurizer = pipeline.steps[position][1]

@@ -37,6 +37,7 @@ from ceusradiomics.explain import (  # noqa: E402
     permutation_importances,
     radiomics_contributions,
 )
+from ceusradiomics.harmonize import HarmonizationWarning  # noqa: E402
 
 PHASES = ("US", "AP", "PP")
 
@@ -274,6 +275,15 @@ def test_activation_map_errors(cohort, deep_model, stack):
         activation_map(deep_model, X, X.index[0], "AP", layer="layer3")
     with pytest.raises(ValueError, match="no deep branch"):
         activation_map(stack.named_estimators_["radiomics"], X, X.index[0], "AP")
+    harmonised = make_study_pipeline(
+        "deep", weights=None, image_size=32, harmonize="center", random_state=0
+    )
+    centred = X.assign(center=np.resize(["A", "B"], len(X)))
+    with warnings.catch_warnings():  # random 32-pixel features: many constant
+        warnings.simplefilter("ignore", HarmonizationWarning)
+        harmonised.fit(centred, cohort[1])
+    with pytest.raises(ValueError, match="steps are: columntransformer, combat"):
+        activation_map(harmonised, centred, X.index[0], "AP")
     with pytest.raises(TypeError, match="records DataFrame"):
         activation_map(deep_model, X.to_numpy(), X.index[0], "AP")
 
