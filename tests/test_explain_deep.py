@@ -67,7 +67,9 @@ def stack(cohort):
             estimators=[
                 (
                     "radiomics",
-                    make_study_pipeline("radiomics", readers="primary", random_state=0),
+                    make_study_pipeline(
+                        "radiomics", readers="primary", random_state=0
+                    ).set_params(randomforestclassifier__n_estimators=100),
                 ),
                 (
                     "deep",
@@ -76,6 +78,9 @@ def stack(cohort):
                     ),
                 ),
             ],
+            # the explanations need a fitted stack, not its nested OOF scores
+            cv=3,
+            nested_oof=False,
             random_state=0,
         ).fit(X, y)
 
