@@ -15,6 +15,7 @@ from ceusradiomics.extractors import (
     ResNetFeaturizer,
     TextureExtractor,
 )
+from ceusradiomics.harmonize import ComBat
 from ceusradiomics.persist import load_model, save_model
 from ceusradiomics.selection import (
     CorrelationPruner,
@@ -24,6 +25,7 @@ from ceusradiomics.selection import (
 )
 
 __all__ = [
+    "ComBat",
     "CorrelationPruner",
     "ICCFilter",
     "LassoSelector",
