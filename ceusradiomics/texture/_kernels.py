@@ -327,6 +327,77 @@ def ar_gram_loop(
     sums[4] += s4
 
 
+def haar_energy_loop(
+    values: np.ndarray,
+    valid: np.ndarray,
+    row0: int,
+    col0: int,
+    wanted: np.ndarray,
+    counts: np.ndarray,
+    sums: np.ndarray,
+) -> None:
+    """The Haar sub-band energies' sums of squares, every level in one call.
+
+    The compiled twin of the level loop of ``wavelet._wavelet``: level ``k``
+    (1-based) pairs rows and columns of level ``k - 1`` on the grid anchored
+    at the image origin (``row0, col0`` is the crop's first block), a block
+    being valid when its four quadrants are. For each wanted level it counts
+    the valid blocks into ``counts[k]`` and adds the squared signed quadrant
+    sums (LL, LH, HL, HH) into ``sums[k]``; it stops at the first level
+    without a valid block, as the numpy loop does. Called on whole grey
+    levels only: every sum is then a whole number below 2**53, exact in any
+    order, so the two paths give the same bits.
+    """
+    cur = values
+    ok = valid
+    for level in range(1, wanted.size):
+        tr = row0 & 1
+        tc = col0 & 1
+        h = (cur.shape[0] - tr) // 2
+        w = (cur.shape[1] - tc) // 2
+        nxt = np.empty((h, w))
+        nok = np.empty((h, w), dtype=np.bool_)
+        n = 0
+        s0 = s1 = s2 = s3 = 0.0
+        for i in range(h):
+            r = tr + 2 * i
+            for j in range(w):
+                c = tc + 2 * j
+                a = cur[r, c]
+                b = cur[r, c + 1]
+                d = cur[r + 1, c + 1]
+                cc = cur[r + 1, c]
+                v = ok[r, c] and ok[r, c + 1] and ok[r + 1, c] and ok[r + 1, c + 1]
+                nok[i, j] = v
+                nxt[i, j] = (a + cc) + (b + d)
+                if v:
+                    n += 1
+                    if wanted[level]:
+                        ac = a + cc
+                        bd = b + d
+                        amc = a - cc
+                        bmd = b - d
+                        t = ac + bd
+                        s0 += t * t
+                        t = amc + bmd
+                        s1 += t * t
+                        t = ac - bd
+                        s2 += t * t
+                        t = amc - bmd
+                        s3 += t * t
+        if n == 0:
+            return
+        counts[level] = n
+        sums[level, 0] = s0
+        sums[level, 1] = s1
+        sums[level, 2] = s2
+        sums[level, 3] = s3
+        cur = nxt
+        ok = nok
+        row0 = (row0 + tr) >> 1
+        col0 = (col0 + tc) >> 1
+
+
 def texture_backend() -> str:
     """Which code path computes the texture loops: ``"numba"`` or ``"numpy"``.
 

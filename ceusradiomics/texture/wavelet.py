@@ -25,6 +25,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ceusradiomics.texture import _kernels
 from ceusradiomics.texture._common import (
     MAX_SCALE,  # noqa: F401 (documented here with the scales)
     as_int,
@@ -322,6 +323,30 @@ def _wavelet(
             # them so no inf - inf (and its RuntimeWarning) ever occurs in
             # invalid blocks.
             values = np.where(finite, values, 0.0)
+
+    kernel = _kernels.compiled("haar_energy_loop")
+    if kernel is not None and (
+        image_c.dtype.kind in "biu" or bool(np.all(values == np.rint(values)))
+    ):
+        # Whole grey levels: one compiled pass over the levels gives the same
+        # integer sums of squares as the numpy code below (exact in any order).
+        top = scales[-1]
+        wanted_levels = np.zeros(top + 1, dtype=np.bool_)
+        wanted_levels[list(scales)] = True
+        block_counts = np.zeros(top + 1, dtype=np.int64)
+        squares = np.zeros((top + 1, 4))
+        kernel(values, roi, row0, col0, wanted_levels, block_counts, squares)
+        found = [k for k in scales if block_counts[k] > 0]
+        names = _names(scales)
+        result = dict.fromkeys(names, math.nan)
+        if found:
+            levels = np.array(found)
+            counts = block_counts[levels]
+            energies = squares[levels].T / (counts * 4.0**levels)
+            for level, column in zip(found, energies.T.tolist(), strict=True):
+                first = 4 * scales.index(level)
+                result.update(zip(names[first : first + 4], column, strict=True))
+        return result
 
     wanted = set(scales)
     # Quadrant sums (a, b, c, d) of the valid blocks of every wanted level,

@@ -375,3 +375,35 @@ def test_importing_the_package_does_not_import_numba():
         [sys.executable, "-c", code], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("shape", [(37, 53), (120, 90), (3, 200), (70, 70)])
+def test_wavelet_energies_bit_identical(seed, shape):
+    """The one-pass Haar loop against the numpy levels, with the grid anchored
+    at several origins, a subset of scales and integer or whole-float images."""
+    from ceusradiomics.texture.wavelet import _wavelet
+
+    image, mask = _random_roi(seed, 256, shape)
+    rng = np.random.default_rng(seed)
+    origin = (int(rng.integers(0, 9)), int(rng.integers(0, 9)))
+    scales = (1, 2, 3, 4, 5, 6) if seed % 2 else (2, 3, 5)
+    for values in (image, image.astype(np.float64)):
+        fast = _wavelet(values, mask, scales, origin)
+        with _numpy_path():
+            slow = _wavelet(values, mask, scales, origin)
+        assert list(fast) == list(slow)
+        assert_same_bits(list(fast.values()), list(slow.values()))
+
+
+@needs_numba
+def test_wavelet_of_fractional_grey_levels_takes_the_numpy_path():
+    from ceusradiomics.texture.wavelet import _wavelet
+
+    image, mask = _random_roi(0, 256)
+    values = image + 0.1  # not whole: sums of squares would not be exact
+    fast = _wavelet(values, mask, (1, 2, 3), (0, 0))
+    with _numpy_path():
+        slow = _wavelet(values, mask, (1, 2, 3), (0, 0))
+    assert_same_bits(list(fast.values()), list(slow.values()))
