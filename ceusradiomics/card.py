@@ -72,6 +72,7 @@ _STEP_LABELS = {
     "correlationpruner": "correlation pruning",
     "lassoselector": "LASSO",
     "columntransformer": "columns",
+    "combat": "ComBat",
 }
 
 #: How far outside the training range a new lesion may lie before a warning:
@@ -148,6 +149,7 @@ def selection_steps(pipeline: Any) -> list[tuple[str, int]]:
     if not isinstance(pipeline, Pipeline):
         return []
     steps = []
+    harmonised = "combat" in pipeline.named_steps
     for name, step in pipeline.steps[:-1]:
         if name == "standardscaler" or not hasattr(step, "get_feature_names_out"):
             continue
@@ -155,11 +157,15 @@ def selection_steps(pipeline: Any) -> list[tuple[str, int]]:
             names = step.get_feature_names_out()
         except (NotFittedError, AttributeError, ValueError):
             continue  # an unfitted or name-less step: nothing to count
-        if isinstance(step, RecordsTransformer):
-            count = sum("@" not in n for n in names)
+        harmonising = name == "columntransformer" and harmonised
+        if isinstance(step, RecordsTransformer) or harmonising or name == "combat":
+            # the extracted features, less the second reader's (and the batch
+            # column that the extractor's ColumnTransformer passes to ComBat)
+            count = sum("@" not in n for n in names) - int(harmonising)
         else:
             count = len(names)
-        steps.append((_step_label(name, step), int(count)))
+        label = "extracted" if harmonising else _step_label(name, step)
+        steps.append((label, int(count)))
     return steps
 
 

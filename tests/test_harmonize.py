@@ -295,3 +295,48 @@ def test_a_harmonised_model_saves_and_loads(tmp_path):
     save_model(model, tmp_path / "m.skops", card=False)
     loaded = load_model(tmp_path / "m.skops")
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_train_harmonises_by_centre_and_predict_refuses_a_new_one(tmp_path):
+    import warnings
+
+    from ceusradiomics.card import selection_steps
+    from ceusradiomics.cli._settings import resolve_settings
+    from ceusradiomics.cli.predict import predict_lesions
+    from ceusradiomics.cli.train import SettingsError, build_model, train_model
+    from ceusradiomics.datasets import make_ceus_cohort
+    from ceusradiomics.exceptions import EmptyFeatureWarning, SmallSampleWarning
+    from ceusradiomics.persist import load_model, save_model
+
+    X, y, _ = make_ceus_cohort(60, image_size=96, centers=3, random_state=0)
+    settings = resolve_settings(overrides={"random_state": 0})
+    train = (X["center"] != "C").to_numpy()
+    with warnings.catch_warnings():
+        # 40 training lesions of 96-pixel images: sparse large wavelet scales
+        # and a LASSO with fewer folds than 10
+        warnings.simplefilter("ignore", HarmonizationWarning)
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        warnings.simplefilter("ignore", EmptyFeatureWarning)
+        model, card, problems = train_model(
+            X[train], y[train], model="radiomics", settings=settings,
+            readers="all", harmonize="center",
+        )  # fmt: skip
+    assert problems == []
+    steps = selection_steps(model)
+    assert [label for label, _ in steps[:3]] == ["extracted", "ComBat", "ICC > 0.75"]
+    assert steps[0][1] == steps[1][1] == 849  # one reader's features, no batch
+    save_model(model, tmp_path / "m.skops", card=card)
+    loaded = load_model(tmp_path / "m.skops")
+    with pytest.raises(ValueError, match=r"batch\(es\) \['C'\]"):
+        predict_lesions(loaded, card, X[~train])
+    table, _ = predict_lesions(loaded, card, X[train].iloc[:4])
+    np.testing.assert_array_equal(
+        table["probability"], model.predict_proba(X[train].iloc[:4])[:, 1]
+    )
+    with pytest.raises(SettingsError, match="no column 'site'"):
+        train_model(X, y, model="radiomics", settings=settings, harmonize="site")
+    with pytest.raises(SettingsError, match="imaging models"):
+        build_model(
+            "clinical", settings, readers="primary", clinical_columns=["age"],
+            verbose=False, harmonize="center",
+        )  # fmt: skip

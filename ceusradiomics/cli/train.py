@@ -110,8 +110,15 @@ def build_model(
     readers: str,
     clinical_columns: list[str] | None,
     verbose: bool,
+    harmonize: str | None = None,
+    unseen: str = "error",
 ) -> Any:
-    """The unfitted model of `kind` with the texture and network `settings`."""
+    """The unfitted model of `kind` with the texture and network `settings`.
+
+    With `harmonize` (a batch column such as ``"center"``), the imaging
+    branches harmonise their features by ComBat (``unseen``: what to do with
+    a centre absent from training, see :class:`~ceusradiomics.ComBat`).
+    """
     from ceusradiomics.ensemble import StackingERClassifier, make_study_pipeline
 
     seed = settings["random_state"]
@@ -124,6 +131,14 @@ def build_model(
         if k not in {"phases", "readers", "n_jobs", "verbose", "cache"}
     }
     common = {"phases": phases, "random_state": seed, "verbose": verbose}
+    if harmonize is not None:
+        if kind in {"clinical", "nomogram"}:
+            raise SettingsError(
+                f"--harmonize applies to the imaging models (stack, radiomics, "
+                f"deep); got --model {kind}"
+            )
+        common["harmonize"] = harmonize
+        common["harmonize_params"] = {"unseen": unseen}
 
     def radiomics():
         return make_study_pipeline(
@@ -139,7 +154,11 @@ def build_model(
         network = make_estimator(settings, "deep", verbose=verbose)
         params = network.get_params(deep=False)
         params.pop("phases", None)
-        pipeline.named_steps["resnetfeaturizer"].set_params(**params)
+        if harmonize is None:
+            featurizer = pipeline.named_steps["resnetfeaturizer"]
+        else:  # the featurizer sits beside the batch column
+            featurizer = pipeline.named_steps["columntransformer"].transformers[0][1]
+        featurizer.set_params(**params)
         return pipeline
 
     if kind in {"clinical", "nomogram"} and not clinical_columns:
@@ -221,6 +240,8 @@ def train_model(
     cv: int = 5,
     threshold: float | str = "youden",
     verbose: bool = False,
+    harmonize: str | None = None,
+    unseen: str = "error",
 ) -> tuple[Any, Any, list[_Problem]]:
     """Fit the model on the lesions that can be read; its card; the failures.
 
@@ -237,7 +258,14 @@ def train_model(
         readers=readers,
         clinical_columns=clinical_columns,
         verbose=verbose,
+        harmonize=harmonize,
+        unseen=unseen,
     )
+    if harmonize is not None and harmonize not in X.columns:
+        raise SettingsError(
+            f"--harmonize {harmonize}: the manifest has no column {harmonize!r} "
+            "(each lesion's centre or scanner)"
+        )
     problems = [
         _Problem(str(lesion), "", "", "MissingLabel", "no outcome for this lesion")
         for lesion in y.index[y.map(is_missing)]
@@ -328,6 +356,8 @@ def run_train(
     cv: int = 5,
     threshold: float | str = "youden",
     quiet: bool = False,
+    harmonize: str | None = None,
+    unseen: str = "error",
 ) -> int:
     """Train, save and describe a model; return the exit status (see the module)."""
     from ceusradiomics.persist import save_model
@@ -355,6 +385,8 @@ def run_train(
                 cv=cv,
                 threshold=threshold,
                 verbose=not quiet,
+                harmonize=harmonize,
+                unseen=unseen,
             )
     except KeyboardInterrupt:
         print("interrupted: nothing was saved", file=sys.stderr)
@@ -465,6 +497,21 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="'youden' (maximise Youden's index on the out-of-fold "
         "probabilities) or a probability (default: youden)",
     )
+    model.add_argument(
+        "--harmonize",
+        metavar="COLUMN",
+        default=None,
+        help="a multi-centre cohort's batch column (e.g. center): the imaging "
+        "features are harmonised by ComBat, fitted on the training lesions",
+    )
+    model.add_argument(
+        "--unseen-centres",
+        choices=("error", "estimate"),
+        default="error",
+        help="with --harmonize, lesions of a centre absent from training: refused "
+        "at predict (error, the default) or harmonised from that centre's own "
+        "lesions scored together (estimate)",
+    )
     groups = {
         "texture": train.add_argument_group("texture (TextureExtractor)"),
         "deep": train.add_argument_group("deep features (ResNetFeaturizer)"),
@@ -492,4 +539,6 @@ def run(args: argparse.Namespace) -> int:
         cv=args.cv,
         threshold=args.threshold,
         quiet=args.quiet,
+        harmonize=args.harmonize,
+        unseen=args.unseen_centres,
     )
