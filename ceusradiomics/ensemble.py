@@ -66,18 +66,16 @@ class _Columns:
         return f"_Columns({self.pattern!r}, exclude={list(self.exclude)!r})"
 
 
-def _with_batch(name: str, step: Any, batch: str, input: str) -> tuple[str, Any]:
-    """The extraction step with the batch column passed around it (to ComBat)."""
-    if isinstance(step, ColumnTransformer):  # input="table": a column selection
-        selector = step.transformers[0][2]
-        features = _Columns(selector.pattern, exclude=(batch,))
-        step = "passthrough"
-    else:
-        features = _Columns(RECORD_COLUMNS, exclude=(batch,))
+def _with_batch(name: str, step: Any, pattern: str, batch: str) -> tuple[str, Any]:
+    """The extraction step with the batch column passed around it (to ComBat):
+    `step` on the columns matching `pattern`, the `batch` column as it is."""
     return (
         "columntransformer",
         ColumnTransformer(
-            [(name, step, features), ("batch", "passthrough", [batch])],
+            [
+                (name, step, _Columns(pattern, exclude=(batch,))),
+                ("batch", "passthrough", [batch]),
+            ],
             verbose_feature_names_out=False,
         ).set_output(transform="pandas"),
     )
@@ -460,7 +458,10 @@ def make_study_pipeline(
             )
         )
     if harmonize is not None:
-        steps = [_with_batch(*steps[0], harmonize, input)]
+        if input == "table":  # the feature columns pass as they are
+            steps = [_with_batch("features", "passthrough", pattern, harmonize)]
+        else:
+            steps = [_with_batch(*steps[0], RECORD_COLUMNS, harmonize)]
         steps.append(("combat", ComBat(batch=harmonize, **(harmonize_params or {}))))
     if branch == "radiomics" and readers == "all":
         steps.append(("iccfilter", ICCFilter(threshold=icc_threshold)))

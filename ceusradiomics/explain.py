@@ -238,17 +238,18 @@ def _deep_score(model: Any) -> _DeepScore:
 
 
 @functools.lru_cache(maxsize=2)
-def _network(
-    kind: str, source: Any, seed: int, layer: str, stages: bool, key: tuple = ()
-) -> Any:
-    """The frozen network up to `layer`: traced (any node) or module by module
-    (`stages`, for the gradient methods' hooks). Kept for the next phase;
-    `key` (the featurizer's weights id: a file's size and mtime) keeps an
-    edited weights file from matching."""
+def _network(kind: str, source: Any, seed: int, layer: str, key: tuple) -> Any:
+    """The frozen network up to `layer`, kept for the next phase and lesion.
+
+    Up to a stage (``"layer4"``, ``"layer3"``, ...) module by module, so that
+    the gradient methods' hooks see every module; up to any other node traced
+    (exact CAM only). `key` (the featurizer's weights id: a file's size and
+    mtime) keeps an edited weights file from matching.
+    """
     from ceusradiomics.deep import _backbone
 
     device = _backbone.resolve_device("cpu")
-    if stages:
+    if layer in _backbone.STAGES:
         return _backbone.build_stages(
             kind, source, seed=seed, stage=layer, device=device
         )
@@ -298,7 +299,7 @@ def _activation_map(
             f"phase {phase!r} is not one of the deep branch's phases "
             f"{list(featurizer.phases_)}"
         )
-    from ceusradiomics.deep import _cam
+    from ceusradiomics.deep import _backbone, _cam
     from ceusradiomics.deep._preprocess import (
         crop_box,
         normalize,
@@ -313,6 +314,12 @@ def _activation_map(
             f"the exact CAM is at the featurizer's spatial layer {spatial!r}; got "
             f"layer={layer!r}. Use method='gradcam' or 'gradcam++' for another layer"
         )
+    if method != "cam" and spatial not in _backbone.STAGES:
+        raise ValueError(
+            f"gradient maps hook the network's modules, so they need the "
+            f"featurizer's layer at a stage ('layer1' ... 'layer4', 'avgpool'); "
+            f"got {featurizer.layer!r}. method='cam' works at any node"
+        )
     row = _lesion_row(X, lesion)
     if score.before is not None:
         row = score.before.transform(row)
@@ -326,8 +333,13 @@ def _activation_map(
     )
     x = normalize(resize_crop(crop, featurizer.image_size))
     kind, source = resolve_weights(featurizer.weights)
-    wid = featurizer._weights_id(kind, source)
-    network = _network(kind, source, featurizer.network_seed_, spatial, False, wid)
+    network = _network(
+        kind,
+        source,
+        featurizer.network_seed_,
+        spatial,
+        featurizer._weights_id(kind, source),
+    )
     weights, constant = score.weights[phase], score.constants[phase]
     exact = _cam.class_activation_map(
         _cam.activations_of(network, x), weights, constant
@@ -335,9 +347,8 @@ def _activation_map(
     if method == "cam":
         grid = exact
     else:
-        stages = _network(kind, source, featurizer.network_seed_, spatial, True, wid)
         grid = _cam.gradient_map(
-            _cam.ScoreNetwork(stages, weights, constant),
+            _cam.ScoreNetwork(network, weights, constant),
             x,
             spatial if layer is None else layer,
             method,

@@ -514,10 +514,10 @@ class ComBat(TransformerMixin, BaseEstimator):
         per_batch = np.stack(
             [finite[codes == k].sum(axis=0) for k in range(len(levels))]
         )
-        spread = np.nanmax(Y, axis=0, initial=-np.inf) - np.nanmin(
-            np.where(finite, Y, np.inf), axis=0
-        )
-        usable = (per_batch >= 2).all(axis=0) & (spread > 0)
+        varies = np.where(finite, Y, -np.inf).max(axis=0) > np.where(
+            finite, Y, np.inf
+        ).min(axis=0)
+        usable = (per_batch >= 2).all(axis=0) & varies
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.features_ = np.asarray(features, dtype=object)

@@ -312,6 +312,17 @@ def test_gradient_methods_without_torchcam_say_what_to_install(
         activation_map(deep_model, X, X.index[0], "AP", method="gradcam")
 
 
+def test_gradient_methods_need_a_stage(cohort, deep_model):
+    X, y = cohort
+    model = make_study_pipeline("deep", weights=None, image_size=64, random_state=0)
+    model.set_params(resnetfeaturizer__layer="layer4.1")
+    model.fit(X, y)
+    heat = activation_map(model, X, X.index[0], "AP")  # exact CAM: any node
+    assert heat.shape == X.loc[X.index[0], "AP_image"].shape
+    with pytest.raises(ValueError, match="need the featurizer's layer at a stage"):
+        activation_map(model, X, X.index[0], "AP", method="gradcam")
+
+
 def test_fc_featurizer_has_no_map(cohort):
     X, y = cohort
     model = make_study_pipeline("deep", weights=None, image_size=64, random_state=0)

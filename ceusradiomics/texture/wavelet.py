@@ -311,7 +311,6 @@ def _wavelet(
 ) -> dict[str, float]:
     """:func:`wavelet_features` of a validated ROI crop whose top-left pixel
     sits at `origin` of the image (the Haar grid's reference)."""
-    row0, col0 = origin
     # Blocks cut by the ROI bounding box are never valid, so the bounding box
     # is all that is needed; _align trims it to each level's grid.
     roi = mask_c
@@ -330,24 +329,36 @@ def _wavelet(
     ):
         # Whole grey levels: one compiled pass over the levels gives the same
         # integer sums of squares as the numpy code below (exact in any order).
-        top = scales[-1]
-        wanted_levels = np.zeros(top + 1, dtype=np.bool_)
-        wanted_levels[list(scales)] = True
-        block_counts = np.zeros(top + 1, dtype=np.int64)
-        squares = np.zeros((top + 1, 4))
-        kernel(values, roi, row0, col0, wanted_levels, block_counts, squares)
-        found = [k for k in scales if block_counts[k] > 0]
-        names = _names(scales)
-        result = dict.fromkeys(names, math.nan)
-        if found:
-            levels = np.array(found)
-            counts = block_counts[levels]
-            energies = squares[levels].T / (counts * 4.0**levels)
-            for level, column in zip(found, energies.T.tolist(), strict=True):
-                first = 4 * scales.index(level)
-                result.update(zip(names[first : first + 4], column, strict=True))
-        return result
+        found, counts, sums = _haar_sums_compiled(kernel, values, roi, scales, origin)
+    else:
+        found, counts, sums = _haar_sums(values, roi, scales, origin)
+    names = _names(scales)
+    result = dict.fromkeys(names, math.nan)
+    if found:
+        levels = np.array(found)
+        energies = sums / (np.array(counts) * 4.0**levels)
+        for level, column in zip(found, energies.T.tolist(), strict=True):
+            first = 4 * scales.index(level)
+            result.update(zip(names[first : first + 4], column, strict=True))
+    return result
 
+
+def _haar_sums_compiled(kernel, values, roi, scales, origin):
+    """:func:`_haar_sums` by the compiled loop (whole grey levels only)."""
+    top = scales[-1]
+    wanted = np.zeros(top + 1, dtype=np.bool_)
+    wanted[list(scales)] = True
+    block_counts = np.zeros(top + 1, dtype=np.int64)
+    squares = np.zeros((top + 1, 4))
+    kernel(values, roi, origin[0], origin[1], wanted, block_counts, squares)
+    found = [k for k in scales if block_counts[k] > 0]
+    return found, [int(block_counts[k]) for k in found], squares[found].T
+
+
+def _haar_sums(values, roi, scales, origin):
+    """The levels with a valid block, their block counts, and the sums over
+    those blocks of the squared LL, LH, HL, HH quadrant sums (4 x levels)."""
+    row0, col0 = origin
     wanted = set(scales)
     # Quadrant sums (a, b, c, d) of the valid blocks of every wanted level,
     # concatenated so that the energies take a handful of numpy calls in all.
@@ -384,19 +395,11 @@ def _wavelet(
             counts.append(count)
         plus = top + bottom
         values = plus[:, 0::2] + plus[:, 1::2]
-
-    names = _names(scales)
-    result = dict.fromkeys(names, math.nan)
-    if found:
-        a, b, c, d = np.concatenate(quads, axis=1)
-        ac, bd, amc, bmd = a + c, b + d, a - c, b - d
-        # LL, LH, HL, HH as signed quadrant sums (= coefficient * 2^k).
-        coefs = np.stack([ac + bd, amc + bmd, ac - bd, amc - bmd])
-        starts = np.cumsum([0, *counts[:-1]])
-        sums = np.add.reduceat(coefs * coefs, starts, axis=1)
-        levels = np.array(found)
-        energies = sums / (np.array(counts) * 4.0**levels)
-        for level, column in zip(found, energies.T.tolist(), strict=True):
-            first = 4 * scales.index(level)
-            result.update(zip(names[first : first + 4], column, strict=True))
-    return result
+    if not found:
+        return found, counts, None
+    a, b, c, d = np.concatenate(quads, axis=1)
+    ac, bd, amc, bmd = a + c, b + d, a - c, b - d
+    # LL, LH, HL, HH as signed quadrant sums (= coefficient * 2^k).
+    coefs = np.stack([ac + bd, amc + bmd, ac - bd, amc - bmd])
+    starts = np.cumsum([0, *counts[:-1]])
+    return found, counts, np.add.reduceat(coefs * coefs, starts, axis=1)
