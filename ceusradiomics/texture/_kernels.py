@@ -216,42 +216,87 @@ def haralick_stage_loop(
 
 
 def run_histograms_loop(
-    grid: np.ndarray,
-    steps: np.ndarray,
+    work: np.ndarray,
+    mask: np.ndarray,
     by_length: np.ndarray,
     by_level: np.ndarray,
 ) -> None:
-    """Count the runs of every direction by length and by grey level (in place).
+    """Count the runs of MaZda's four directions by length and level (in place).
 
-    ``grid`` holds the grey levels inside the ROI and -1 outside. A run along
-    the step ``(dr, dc)`` starts at a ROI pixel whose predecessor (one step
-    back) is outside the grid, outside the ROI or of another level; it goes on
-    while the next pixel has the same level. For direction ``k`` a run of
-    level ``g`` and length ``l`` adds one to ``by_length[k, l]`` and to
-    ``by_level[k, g]``.
+    ``work`` holds the grey levels (read only where ``mask`` is set). One
+    row-major sweep serves the four directions of
+    ``runlength.RUN_LENGTH_DIRECTIONS``, in that order (``k`` = 0 horizontal,
+    1 vertical, 2 45 degrees, 3 135 degrees): each line of a direction (a
+    row, a column, an anti-diagonal ``r + c``, a diagonal ``c - r``) keeps its
+    current level and run length, and a run is counted when the next pixel of
+    its line differs (another level, or outside the ROI) or the line ends. The
+    45-degree lines are swept downwards, i.e. backwards; a run is the same set
+    of pixels either way. A run of level ``g`` and length ``l`` adds one to
+    ``by_length[k, l]`` and to ``by_level[k, g]``.
     """
-    h, w = grid.shape
-    for k in range(steps.shape[0]):
-        dr = steps[k, 0]
-        dc = steps[k, 1]
-        for r in range(h):
-            for c in range(w):
-                g = grid[r, c]
-                if g < 0:
-                    continue
-                pr = r - dr
-                pc = c - dc
-                if 0 <= pr < h and 0 <= pc < w and grid[pr, pc] == g:
-                    continue  # inside a run that started earlier
-                length = 1
-                rr = r + dr
-                cc = c + dc
-                while 0 <= rr < h and 0 <= cc < w and grid[rr, cc] == g:
-                    length += 1
-                    rr += dr
-                    cc += dc
-                by_length[k, length] += 1
-                by_level[k, g] += 1
+    h, w = work.shape
+    n_lines = h + w - 1
+    # Level (-1: no run) and length of the current run of every line.
+    col_level = np.full(w, -1, dtype=np.int64)
+    col_len = np.zeros(w, dtype=np.int64)
+    anti_level = np.full(n_lines, -1, dtype=np.int64)
+    anti_len = np.zeros(n_lines, dtype=np.int64)
+    diag_level = np.full(n_lines, -1, dtype=np.int64)
+    diag_len = np.zeros(n_lines, dtype=np.int64)
+    for r in range(h):
+        row_level = -1
+        row_len = 0
+        for c in range(w):
+            g = work[r, c] if mask[r, c] else -1
+            if g == row_level:
+                row_len += 1
+            else:
+                if row_level >= 0:
+                    by_length[0, row_len] += 1
+                    by_level[0, row_level] += 1
+                row_level = g
+                row_len = 1
+            if g == col_level[c]:
+                col_len[c] += 1
+            else:
+                if col_level[c] >= 0:
+                    by_length[1, col_len[c]] += 1
+                    by_level[1, col_level[c]] += 1
+                col_level[c] = g
+                col_len[c] = 1
+            a = r + c
+            if g == anti_level[a]:
+                anti_len[a] += 1
+            else:
+                if anti_level[a] >= 0:
+                    by_length[2, anti_len[a]] += 1
+                    by_level[2, anti_level[a]] += 1
+                anti_level[a] = g
+                anti_len[a] = 1
+            d = c - r + h - 1
+            if g == diag_level[d]:
+                diag_len[d] += 1
+            else:
+                if diag_level[d] >= 0:
+                    by_length[3, diag_len[d]] += 1
+                    by_level[3, diag_level[d]] += 1
+                diag_level[d] = g
+                diag_len[d] = 1
+        if row_level >= 0:
+            by_length[0, row_len] += 1
+            by_level[0, row_level] += 1
+    # The runs still open when their line ends.
+    for c in range(w):
+        if col_level[c] >= 0:
+            by_length[1, col_len[c]] += 1
+            by_level[1, col_level[c]] += 1
+    for a in range(n_lines):
+        if anti_level[a] >= 0:
+            by_length[2, anti_len[a]] += 1
+            by_level[2, anti_level[a]] += 1
+        if diag_level[a] >= 0:
+            by_length[3, diag_len[a]] += 1
+            by_level[3, diag_level[a]] += 1
 
 
 def ar_gram_loop(

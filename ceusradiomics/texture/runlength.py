@@ -70,7 +70,6 @@ def run_length_feature_names() -> list[str]:
 
 
 _NAMES = tuple(f"{d}_{f}" for d in RUN_LENGTH_DIRECTIONS for f in RUN_LENGTH_FEATURES)
-_STEPS = np.array(list(RUN_LENGTH_DIRECTIONS.values()), dtype=np.int64)
 
 
 def _direction_name(direction: str | tuple[int, int]) -> str:
@@ -374,10 +373,11 @@ def _run_histograms(work, mask_c, levels) -> list[tuple[np.ndarray, np.ndarray]]
     """
     kernel = _kernels.compiled("run_histograms_loop")
     if kernel is not None:
-        grid = np.where(mask_c, work, -1).astype(np.int32)
-        by_length = np.zeros((len(_STEPS), max(grid.shape) + 1), dtype=np.int64)
-        by_level = np.zeros((len(_STEPS), levels), dtype=np.int64)
-        kernel(grid, _STEPS, by_length, by_level)
+        # The loop knows the four directions of RUN_LENGTH_DIRECTIONS, in order.
+        n = len(RUN_LENGTH_DIRECTIONS)
+        by_length = np.zeros((n, max(work.shape) + 1), dtype=np.int64)
+        by_level = np.zeros((n, levels), dtype=np.int64)
+        kernel(work, mask_c, by_length, by_level)
         return list(zip(by_length, by_level, strict=True))
     return _run_histograms_numpy(work, mask_c, levels)
 
