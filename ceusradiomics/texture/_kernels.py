@@ -46,20 +46,28 @@ def _numba():
 def glcm_counts_loop(
     flat: np.ndarray,
     roi: np.ndarray,
-    base: np.ndarray,
     shifts: np.ndarray,
+    width: int,
+    offset: int,
     counts: np.ndarray,
+    seen: np.ndarray,
 ) -> None:
     """Add the pair counts of every shift into ``counts`` (in place).
 
     ``flat`` is the padded working image flattened (grey level inside the ROI,
     -1 outside; the padding keeps every ``p + shift`` in bounds and stops a
-    shift from wrapping to the next row); ``roi`` the flat indices of the ROI
-    pixels and ``base`` their ``level * width + offset``. The pair
-    ``(p, p + shifts[k])`` of two ROI pixels with levels ``a, b`` adds one to
-    ``counts[k, a * width + offset + b]``, the padded layout of
-    ``cooccurrence._padded_counts``.
+    shift from wrapping to the next row) and ``roi`` the flat indices of the
+    ROI pixels. The pair ``(p, p + shifts[k])`` of two ROI pixels with levels
+    ``a, b`` adds one to ``counts[k, a * width + offset + b]`` (the padded
+    layout of ``cooccurrence._padded_counts``, or plain ``(L, L)`` matrices
+    with ``width = L, offset = 0``). ``seen[a]`` is set for every level ``a``
+    of the ROI: the other rows and columns of the matrices are zero.
     """
+    base = np.empty(roi.size, dtype=np.int64)
+    for i in range(roi.size):
+        a = flat[roi[i]]
+        base[i] = a * width + offset
+        seen[a] = True
     for k in range(shifts.size):
         shift = shifts[k]
         row = counts[k]
@@ -74,6 +82,7 @@ def glcm_symmetric_histograms_loop(
     levels: int,
     width: int,
     offset: int,
+    present: np.ndarray,
     dists: np.ndarray,
     squares: np.ndarray,
     cells: np.ndarray,
@@ -90,18 +99,23 @@ def glcm_symmetric_histograms_loop(
     each value ``v >= 2``, ``cells[k, v]`` (both mirror cells of an
     off-diagonal pair; ``v log v`` is 0 for the values 0 and 1).
 
-    Only integers, the same as the numpy path's (``cooccurrence._haralick``);
-    ``haralick_stage_loop`` then computes the features from them.
+    Only the rows and columns of the levels in ``present`` (ascending) are
+    read: the others must be zero (levels absent from the ROI, as
+    ``glcm_counts_loop``'s ``seen`` finds them; about a fifth of the 64
+    levels of a typical ROI). Only integers, the same as the numpy path's
+    (``cooccurrence._haralick``); ``haralick_stage_loop`` then computes the
+    features from them.
     """
-    L = levels
     tally = cells.shape[1] > 0
+    n_present = present.size
     for k in range(counts.shape[0]):
         c = counts[k]
         by_sum = dists[k, 0]
         by_abs = dists[k, 1]
         rows = dists[k, 2]
         sq = 0
-        for i in range(L):
+        for a in range(n_present):
+            i = present[a]
             # The diagonal cell of C + C.T is 2 C[i, i]; each cell above it
             # stands for itself and its mirror image.
             v = 2 * c[i * width + offset + i]
@@ -111,7 +125,8 @@ def glcm_symmetric_histograms_loop(
             row_i = v
             if tally and v > 1:
                 cells[k, v] += 1
-            for j in range(i + 1, L):
+            for b in range(a + 1, n_present):
+                j = present[b]
                 v = c[i * width + offset + j] + c[j * width + offset + i]
                 sq += 2 * v * v
                 by_sum[i + j] += 2 * v

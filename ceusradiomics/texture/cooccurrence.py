@@ -216,7 +216,8 @@ def _padded_counts(
     width = 2 * L
     size = (L + 1) * width
     if _kernels.compiled("glcm_counts_loop") is not None:
-        return _compiled_counts(work, mask, steps, levels, width, L - 1, size, np.int64)
+        counts, _ = _compiled_counts(work, mask, steps, L, width, L - 1, size, np.int64)
+        return counts
     return _padded_counts_numpy(work, mask, steps, levels)
 
 
@@ -225,7 +226,8 @@ def _compiled_counts(work, mask, steps, levels, width, offset, size, dtype):
 
     Returns ``(n_offsets, size)`` of ``dtype``: the padded layout of
     :func:`_padded_counts` (``width = 2L, offset = L - 1``) or plain
-    ``(L, L)`` matrices (``width = L, offset = 0``, a quarter of the memory).
+    ``(L, L)`` matrices (``width = L, offset = 0``, a quarter of the memory);
+    and the levels present in the ROI, ascending.
     """
     h, w = work.shape
     pad = max(abs(dc) for _, dc in steps)
@@ -238,10 +240,12 @@ def _compiled_counts(work, mask, steps, levels, width, offset, size, dtype):
     grid = flat[margin : margin + h * stride].reshape(h, stride)
     grid[:, :w] = np.where(mask, work, -1)
     roi = np.flatnonzero(flat >= 0)
-    base = flat[roi].astype(np.int64) * width + offset
     counts = np.zeros((len(steps), size), dtype=dtype)
-    _kernels.compiled("glcm_counts_loop")(flat, roi, base, shifts, counts)
-    return counts
+    seen = np.zeros(levels, dtype=bool)
+    _kernels.compiled("glcm_counts_loop")(
+        flat, roi, shifts, width, offset, counts, seen
+    )
+    return counts, np.flatnonzero(seen)
 
 
 def _padded_counts_numpy(
@@ -898,14 +902,16 @@ def _co_occurrence(
         # loop gives the integer sums of _haralick, and _haralick_stage turns
         # them into the features as on the numpy path (bit-identical).
         L = levels
-        counts = _compiled_counts(work, mask_c, steps, L, L, 0, L * L, np.int32)
+        counts, present = _compiled_counts(
+            work, mask_c, steps, L, L, 0, L * L, np.int32
+        )
         n = counts.shape[0]
         top = 2 * int(counts.max(initial=0))
         tally = _tally_cells(top, L)
         dists = np.zeros((n, 3, 2 * L - 1), dtype=np.int64)
         squares = np.zeros(n, dtype=np.int64)
         cells = np.zeros((n, top + 1 if tally else 0), dtype=np.int64)
-        kernel(counts, L, L, 0, dists, squares, cells)
+        kernel(counts, L, L, 0, present, dists, squares, cells)
         if tally:
             values = _haralick_stage(dists, squares, cells, None, L)
         else:

@@ -92,15 +92,17 @@ def test_co_occurrence_counts_equal_numpy(seed, levels):
     np.testing.assert_array_equal(fast, slow)
 
 
-def _histograms(counts, levels):
+def _histograms(counts, levels, present=None):
     """The compiled loop's integer sums of the padded counts."""
+    if present is None:
+        present = np.arange(levels)
     n = counts.shape[0]
     top = 2 * int(counts.max(initial=0))
     dists = np.zeros((n, 3, 2 * levels - 1), dtype=np.int64)
     squares = np.zeros(n, dtype=np.int64)
     cells = np.zeros((n, top + 1), dtype=np.int64)
     _kernels.compiled("glcm_symmetric_histograms_loop")(
-        counts, levels, 2 * levels, levels - 1, dists, squares, cells
+        counts, levels, 2 * levels, levels - 1, present, dists, squares, cells
     )
     return dists, squares, cells
 
@@ -108,11 +110,21 @@ def _histograms(counts, levels):
 @needs_numba
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("levels", [2, 16, 64])
-def test_symmetric_histograms_equal_numpy(seed, levels):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_symmetric_histograms_equal_numpy(seed, levels, sparse):
     image, mask = _random_roi(seed, levels)
+    if sparse:  # every third level only: the loop skips the absent ones
+        image = image // 3 * 3
     steps = _layout((1, 2, 3, 4, 5))[1]
-    counts = _padded_counts_numpy(np.where(mask, image, 0), mask, steps, levels)
-    dists, squares, cells = _histograms(counts, levels)
+    work = np.where(mask, image, 0)
+    counts = _padded_counts_numpy(work, mask, steps, levels)
+    present = np.unique(image[mask])
+    fast_counts, seen = cooccurrence._compiled_counts(
+        work, mask, steps, levels, 2 * levels, levels - 1, counts.shape[1], np.int64
+    )
+    np.testing.assert_array_equal(seen, present)
+    np.testing.assert_array_equal(fast_counts, counts)
+    dists, squares, cells = _histograms(counts, levels, present)
     C = counts.reshape(-1, levels + 1, 2 * levels)[:, :levels, levels - 1 : -1]
     S = C + C.transpose(0, 2, 1)
     np.testing.assert_array_equal(squares, (S * S).sum(axis=(1, 2)))
