@@ -316,20 +316,27 @@ def run_histograms_loop(
 
 def ar_gram_loop(
     flat: np.ndarray,
-    usable: np.ndarray,
+    mask: np.ndarray,
+    n_rows: int,
+    n_cols: int,
     offsets: np.ndarray,
     gram: np.ndarray,
     sums: np.ndarray,
-) -> None:
-    """Add the AR model's 5 x 5 Gram matrix (upper triangle) and column sums.
+) -> int:
+    """Add the AR model's 5 x 5 Gram matrix and column sums; return the equations.
 
-    ``gram[a, b] += sum_p flat[p + offsets[a]] * flat[p + offsets[b]]`` for
-    ``a <= b`` and ``sums[a] += sum_p flat[p + offsets[a]]``, over the flat
-    indices ``p`` in ``usable``: the pixel itself and its 4 causal neighbours,
-    as ``autoregressive_features``. Written out in scalars so that the 20 sums
-    stay in registers. ``autoregressive`` calls it on whole numbers small
-    enough for every partial sum to be exact, so the order of the sums (and
-    the numpy code's, which sums otherwise) does not change a bit.
+    ``flat`` and ``mask`` are the ``n_rows x n_cols`` crop and its ROI,
+    flattened. A pixel ``p`` gives an equation when ``mask[p + offsets[a]]``
+    holds for the 5 offsets (the pixel itself and its 4 causal neighbours,
+    left, upper-left, upper and upper-right, as ``autoregressive_features``),
+    which confines it to rows ``1..`` and columns ``1..n_cols - 2``. Over
+    those pixels ``gram[a, b] += sum_p flat[p + offsets[a]] * flat[p +
+    offsets[b]]`` (both triangles) and ``sums[a] += sum_p flat[p +
+    offsets[a]]``; the number of them is returned. Written out in scalars so
+    that the 20 sums stay in registers. ``autoregressive`` calls it on whole
+    numbers small enough for every partial sum to be exact, so the order of
+    the sums (and the numpy code's, which sums otherwise) does not change a
+    bit.
     """
     o0, o1, o2, o3, o4 = offsets[0], offsets[1], offsets[2], offsets[3], offsets[4]
     g00 = g01 = g02 = g03 = g04 = 0.0
@@ -338,33 +345,44 @@ def ar_gram_loop(
     g33 = g34 = 0.0
     g44 = 0.0
     s0 = s1 = s2 = s3 = s4 = 0.0
-    for i in range(usable.size):
-        p = usable[i]
-        z0 = flat[p + o0]
-        z1 = flat[p + o1]
-        z2 = flat[p + o2]
-        z3 = flat[p + o3]
-        z4 = flat[p + o4]
-        g00 += z0 * z0
-        g01 += z0 * z1
-        g02 += z0 * z2
-        g03 += z0 * z3
-        g04 += z0 * z4
-        g11 += z1 * z1
-        g12 += z1 * z2
-        g13 += z1 * z3
-        g14 += z1 * z4
-        g22 += z2 * z2
-        g23 += z2 * z3
-        g24 += z2 * z4
-        g33 += z3 * z3
-        g34 += z3 * z4
-        g44 += z4 * z4
-        s0 += z0
-        s1 += z1
-        s2 += z2
-        s3 += z3
-        s4 += z4
+    n = 0
+    for r in range(1, n_rows):
+        for c in range(1, n_cols - 1):
+            p = r * n_cols + c
+            if not (
+                mask[p + o0]
+                and mask[p + o1]
+                and mask[p + o2]
+                and mask[p + o3]
+                and mask[p + o4]
+            ):
+                continue
+            n += 1
+            z0 = flat[p + o0]
+            z1 = flat[p + o1]
+            z2 = flat[p + o2]
+            z3 = flat[p + o3]
+            z4 = flat[p + o4]
+            g00 += z0 * z0
+            g01 += z0 * z1
+            g02 += z0 * z2
+            g03 += z0 * z3
+            g04 += z0 * z4
+            g11 += z1 * z1
+            g12 += z1 * z2
+            g13 += z1 * z3
+            g14 += z1 * z4
+            g22 += z2 * z2
+            g23 += z2 * z3
+            g24 += z2 * z4
+            g33 += z3 * z3
+            g34 += z3 * z4
+            g44 += z4 * z4
+            s0 += z0
+            s1 += z1
+            s2 += z2
+            s3 += z3
+            s4 += z4
     gram[0, 0] += g00
     gram[0, 1] += g01
     gram[0, 2] += g02
@@ -385,6 +403,10 @@ def ar_gram_loop(
     sums[2] += s2
     sums[3] += s3
     sums[4] += s4
+    for a in range(5):
+        for b in range(a):
+            gram[a, b] = gram[b, a]
+    return n
 
 
 def haar_energy_loop(

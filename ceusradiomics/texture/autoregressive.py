@@ -135,6 +135,15 @@ def autoregressive_features(image: np.ndarray, mask: np.ndarray) -> dict[str, fl
     return _autoregressive(image_c, mask_c)
 
 
+def _centred(image_c: np.ndarray, mask_c: np.ndarray, shift: float) -> np.ndarray:
+    """The crop minus ``shift`` in float64 (pixels outside the ROI: 0)."""
+    if image_c.dtype.kind == "f":
+        # Pixels outside the ROI may hold NaN/inf, and a 0 weight times NaN is
+        # NaN: replace them by the shift first (they are never read otherwise).
+        return np.subtract(np.where(mask_c, image_c, shift), shift, dtype=np.float64)
+    return np.subtract(image_c, shift, dtype=np.float64)
+
+
 def _autoregressive(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]:
     """:func:`autoregressive_features` of a validated ROI crop."""
     values = image_c[mask_c]
@@ -155,15 +164,46 @@ def _autoregressive(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]
         return features
 
     m = mask_c
-    n_cols = m.shape[1]
-    # Equations come from the pixels whose 4 causal neighbours are in the ROI;
-    # on the crop they lie in rows 1.. and columns 1..-2 (the crop border has
-    # a neighbour outside the ROI anyway).
-    usable = np.zeros_like(m)
-    usable[1:, 1:-1] = (
-        m[1:, 1:-1] & m[1:, :-2] & m[:-1, :-2] & m[:-1, 1:-1] & m[:-1, 2:]
-    )
-    n = int(np.count_nonzero(usable))
+    n_rows, n_cols = m.shape
+    offsets = (0, *(dr * n_cols + dc for dr, dc in _NEIGHBOURS))
+    # Centre only: theta is invariant to the common scale 1/sd of z, so the
+    # Gram matrix of the centred values is divided by var once at the end.
+    # Whole grey levels (every quantised image) are centred on the nearest
+    # whole number, c = round(mu): the sums of products below are then sums of
+    # whole numbers, exact in any order as long as they stay below 2**53
+    # (n * reach**2, n the number of equations), and the fraction mu - c is
+    # taken out afterwards. So the compiled loop and the numpy code (which sum
+    # in different orders) give the same bits.
+    shift = float(round(mu))  # half to even, as np.rint
+    reach = max(high - shift, shift - low)
+    integral = values.dtype.kind in "biu" or bool(np.all(values == np.rint(values)))
+    kernel = _kernels.compiled("ar_gram_loop") if integral else None
+    gram = np.zeros((5, 5))
+    sums = np.zeros(5)
+    usable = None
+    if kernel is not None:
+        # One compiled pass finds the equations and adds their 20 sums; they
+        # are kept when the sums were exact (almost always).
+        n = kernel(
+            _centred(image_c, m, shift).reshape(-1),
+            m.reshape(-1),
+            n_rows,
+            n_cols,
+            np.array(offsets, dtype=np.int64),
+            gram,
+            sums,
+        )
+        whole = n * reach * reach <= 2.0**53
+    else:
+        # Equations come from the pixels whose 4 causal neighbours are in the
+        # ROI; on the crop they lie in rows 1.. and columns 1..-2 (the crop
+        # border has a neighbour outside the ROI anyway).
+        usable = np.zeros_like(m)
+        usable[1:, 1:-1] = (
+            m[1:, 1:-1] & m[1:, :-2] & m[:-1, :-2] & m[:-1, 1:-1] & m[:-1, 2:]
+        )
+        n = int(np.count_nonzero(usable))
+        whole = integral and n * reach * reach <= 2.0**53
     if n < _MIN_EQUATIONS:
         warnings.warn(
             f"autoregressive: only {n} ROI pixel(s) have their 4 causal neighbours "
@@ -175,49 +215,23 @@ def _autoregressive(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]
         )
         return features
 
-    # Centre only: theta is invariant to the common scale 1/sd of z, so the
-    # Gram matrix of the centred values is divided by var once at the end.
-    # Whole grey levels (every quantised image) are centred on the nearest
-    # whole number, c = round(mu): the sums of products below are then sums of
-    # whole numbers, exact in any order as long as they stay below 2**53, and
-    # the fraction mu - c is taken out afterwards. So the compiled loop and
-    # the numpy code (which sum in different orders) give the same bits.
-    shift = float(round(mu))  # half to even, as np.rint
-    reach = max(high - shift, shift - low)
-    whole = n * reach * reach <= 2.0**53 and (
-        values.dtype.kind in "biu" or bool(np.all(values == np.rint(values)))
-    )
-    if not whole:
-        shift = mu
-    if image_c.dtype.kind == "f":
-        # Pixels outside the ROI may hold NaN/inf, and a 0 weight times NaN is
-        # NaN: replace them by the shift first (they are never read otherwise).
-        centred = np.subtract(np.where(m, image_c, shift), shift, dtype=np.float64)
-    else:
-        centred = np.subtract(image_c, shift, dtype=np.float64)
-
-    # Gram matrix of the design [pixel, Teta1..Teta4 neighbours] over the usable
-    # pixels p, G[i, j] = sum_p c[p + o_i] c[p + o_j], with flat offsets o_i in
-    # the (contiguous) crop, and the column sums s_i = sum_p c[p + o_i]. Without
-    # numba each term is a dot product of two contiguous slices, one weighted by
-    # the usable mask. This avoids gathering an (n, 5) design matrix; 15 dot
-    # products beat a BLAS gemm of that shape.
-    flat = centred.reshape(-1)
-    offsets = (0, *(dr * n_cols + dc for dr, dc in _NEIGHBOURS))
-    kernel = _kernels.compiled("ar_gram_loop") if whole else None
-    gram = np.zeros((5, 5))
-    sums = np.zeros(5)
-    if kernel is not None:
-        # One compiled pass over the usable pixels (the 20 sums each).
-        kernel(
-            flat,
-            np.flatnonzero(usable.reshape(-1)),
-            np.array(offsets, dtype=np.int64),
-            gram,
-            sums,
-        )
-        gram = np.triu(gram) + np.triu(gram, 1).T
-    else:
+    if kernel is None or not whole:
+        if not whole:
+            shift = mu
+            gram[:] = 0.0
+            sums[:] = 0.0
+        if usable is None:
+            usable = np.zeros_like(m)
+            usable[1:, 1:-1] = (
+                m[1:, 1:-1] & m[1:, :-2] & m[:-1, :-2] & m[:-1, 1:-1] & m[:-1, 2:]
+            )
+        # Gram matrix of the design [pixel, Teta1..Teta4 neighbours] over the
+        # usable pixels p, G[i, j] = sum_p c[p + o_i] c[p + o_j], with flat
+        # offsets o_i in the (contiguous) crop, and the column sums s_i =
+        # sum_p c[p + o_i]: each term a dot product of two contiguous slices,
+        # one weighted by the usable mask. This avoids gathering an (n, 5)
+        # design matrix; 15 dot products beat a BLAS gemm of that shape.
+        flat = _centred(image_c, m, shift).reshape(-1)
         lo, hi = n_cols + 1, flat.size - 1  # every usable p has lo <= p < hi
         weight = usable.reshape(-1)[lo:hi].astype(np.float64)  # float*float: faster
         weighted = np.empty_like(weight)
