@@ -294,27 +294,46 @@ def _quantize_crop(
     image_c: np.ndarray, mask_c: np.ndarray, normalization: str, bits: int
 ) -> np.ndarray:
     """:func:`quantize` of a validated ROI crop; the levels of the crop."""
+    return _quantize_crops(image_c, mask_c, normalization, (bits,))[bits]
+
+
+def _quantize_crops(
+    image_c: np.ndarray,
+    mask_c: np.ndarray,
+    normalization: str,
+    depths: tuple[int, ...],
+) -> dict[int, np.ndarray]:
+    """:func:`_quantize_crop` at several bit depths, keyed by depth.
+
+    The ROI's values, native depth or grey-level range are found once for all
+    depths (the texture families use two: 6 and 8 bits by default).
+    """
     values = image_c[mask_c]
-    n_levels = 2**bits
     if normalization == "none":
         native = _native_bits(image_c.dtype, values)
         # Exact integer arithmetic: floor(v * 2**bits / 2**B) is a bit shift.
         w = image_c.astype(np.intp)
-        levels = w >> (native - bits) if native >= bits else w << (bits - native)
-        levels[~mask_c] = 0
-        return levels
+        w[~mask_c] = 0
+        return {
+            bits: w >> (native - bits) if native >= bits else w << (bits - native)
+            for bits in depths
+        }
     a, b = _range_from_values(values, image_c.dtype, normalization)
     if not b > a:
-        return np.zeros(mask_c.shape, np.intp)
+        return {bits: np.zeros(mask_c.shape, np.intp) for bits in depths}
     # Work on the whole crop; pixels outside the ROI (possibly NaN) are set to
     # a first, so they come out as level 0 without warnings.
     v = np.where(mask_c, image_c, a).astype(np.float64, copy=False)
     np.clip(v, a, b, out=v)
-    # (v - a) * L is exact (L is a power of two), so the single rounding is
-    # the division's and v == a + k (b - a) / L lands exactly on k.
     v -= a
-    v *= n_levels
-    v /= b - a
-    levels = np.floor(v, out=v).astype(np.intp)
-    np.clip(levels, 0, n_levels - 1, out=levels)
-    return levels
+    out = {}
+    for bits in depths:
+        n_levels = 2**bits
+        # (v - a) * L is exact (L is a power of two), so the single rounding is
+        # the division's and v == a + k (b - a) / L lands exactly on k.
+        scaled = v * n_levels
+        scaled /= b - a
+        levels = np.floor(scaled, out=scaled).astype(np.intp)
+        np.clip(levels, 0, n_levels - 1, out=levels)
+        out[bits] = levels
+    return out

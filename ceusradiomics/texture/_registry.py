@@ -27,7 +27,7 @@ from ceusradiomics.texture._common import (
     check_scales,
     crop_roi,
 )
-from ceusradiomics.texture._quantize import _quantize_crop
+from ceusradiomics.texture._quantize import _quantize_crops
 from ceusradiomics.texture.autoregressive import (
     _autoregressive,
     autoregressive_feature_names,
@@ -367,14 +367,11 @@ class TexturePlan:
         quantised once per distinct bit depth.
         """
         bits = dict(self.bits)
-        working: dict[int, np.ndarray] = {}
+        depths = tuple(dict.fromkeys(bits[key] for key in self.families))
+        working = _quantize_crops(image_c, mask_c, self.normalization, depths)
         features: dict[str, float] = {}
         for key in self.families:
             n_bits = bits[key]
-            if n_bits not in working:
-                working[n_bits] = _quantize_crop(
-                    image_c, mask_c, self.normalization, n_bits
-                )
             features.update(
                 FAMILIES[key].compute(
                     working[n_bits],
