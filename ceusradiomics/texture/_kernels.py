@@ -409,6 +409,34 @@ def ar_gram_loop(
     return n
 
 
+def squared_gradient_loop(image: np.ndarray, mask: np.ndarray, out: np.ndarray) -> int:
+    """The squared absolute gradient on its support, in row-major order.
+
+    For every ROI pixel whose 4-neighbours are in the ROI (never on the
+    crop's border), ``(I[r, c+1] - I[r, c-1])**2 + (I[r+1, c] - I[r-1,
+    c])**2`` goes to the next element of ``out`` (int32: the caller passes
+    whole numbers whose differences stay below ``2**15``, so the sum is
+    exact, the numbers of ``gradient._squared_gradient_on_crop``). Returns
+    how many were written.
+    """
+    h, w = image.shape
+    n = 0
+    for r in range(1, h - 1):
+        for c in range(1, w - 1):
+            if (
+                mask[r, c]
+                and mask[r, c - 1]
+                and mask[r, c + 1]
+                and mask[r - 1, c]
+                and mask[r + 1, c]
+            ):
+                dx = image[r, c + 1] - image[r, c - 1]
+                dy = image[r + 1, c] - image[r - 1, c]
+                out[n] = dx * dx + dy * dy
+                n += 1
+    return n
+
+
 def haar_energy_loop(
     values: np.ndarray,
     valid: np.ndarray,

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from ceusradiomics.exceptions import DegenerateROIWarning
+from ceusradiomics.texture import _kernels
 from ceusradiomics.texture._common import crop_roi, dot
 
 __all__ = ["absolute_gradient", "gradient_feature_names", "gradient_features"]
@@ -226,8 +227,20 @@ def gradient_features(image: np.ndarray, mask: np.ndarray) -> dict[str, float]:
 def _gradient(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]:
     """:func:`gradient_features` of a validated ROI crop."""
     features = dict.fromkeys(_NAMES, np.nan)
-    g2, s = _squared_gradient_on_crop(image_c, mask_c)
-    g2 = g2[s]
+    kernel = _kernels.compiled("squared_gradient_loop")
+    if (
+        kernel is not None
+        and image_c.dtype == np.intp  # the working images: one compiled version
+        and image_c.size
+        and int(image_c.max()) - int(image_c.min()) < 2**15
+    ):
+        # The support's squared gradients straight into a compact int32 array:
+        # the numbers (and order) of the numpy lines below.
+        g2 = np.empty(image_c.size, dtype=np.int32)
+        g2 = g2[: kernel(image_c, mask_c, g2)]
+    else:
+        g2, s = _squared_gradient_on_crop(image_c, mask_c)
+        g2 = g2[s]
     n = g2.size
     if n == 0:
         warnings.warn(

@@ -22,7 +22,7 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from ceusradiomics.texture import _kernels, cooccurrence, texture_features
+from ceusradiomics.texture import _kernels, cooccurrence, gradient, texture_features
 from ceusradiomics.texture import autoregressive as ar
 from ceusradiomics.texture._common import crop_roi
 from ceusradiomics.texture.cooccurrence import (
@@ -261,6 +261,20 @@ def test_tiny_rois_equal_numpy(shape):
         _padded_counts(image, mask, steps, 4),
         _padded_counts_numpy(image, mask, steps, 4),
     )
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("levels", [2, 256, 2**15])
+def test_gradient_bit_identical(seed, levels):
+    image, mask = _random_roi(seed, levels, (41, 57))
+    crop, mask_c, _ = crop_roi(image.astype(np.intp), mask)
+    with _quiet():
+        fast = gradient._gradient(crop, mask_c)
+        with _numpy_path():
+            slow = gradient._gradient(crop, mask_c)
+    assert_same_bits(list(fast.values()), list(slow.values()))
+    assert np.isfinite(list(fast.values())).all()
 
 
 def _ar_images(seed):
