@@ -242,6 +242,34 @@ def test_path_is_logistic_regression_cv_fit_for_fit():
     np.testing.assert_array_equal(lasso.coef_, refit.coef_.ravel())
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_direct_liblinear_path_is_logistic_regression_fit_bit_for_bit(
+    monkeypatch, order
+):
+    # The path calls scikit-learn's liblinear driver without
+    # LogisticRegression.fit's checks: the same scores and model, to the bit.
+    from ceusradiomics.selection import _lasso
+
+    assert _lasso._LIBLINEAR_FIT is not None  # the supported scikit-learn
+    X, y = _data(n=130, p=25, seed=4)
+    X = np.asarray(X, order=order)
+    direct = LassoSelector(random_state=5).fit(X, y)
+    monkeypatch.setattr(_lasso, "_LIBLINEAR_FIT", None)
+    checked = LassoSelector(random_state=5).fit(X, y)
+    np.testing.assert_array_equal(direct.cv_scores_, checked.cv_scores_)
+    np.testing.assert_array_equal(direct.coef_, checked.coef_)
+    assert direct.intercept_ == checked.intercept_
+
+
+def test_an_unknown_liblinear_signature_falls_back(monkeypatch):
+    import sklearn.svm._base
+
+    from ceusradiomics.selection import _lasso
+
+    monkeypatch.setattr(sklearn.svm._base, "_fit_liblinear", lambda X, y, C: None)
+    assert _lasso._sklearn_liblinear() is None
+
+
 def test_n_jobs_does_not_change_the_result():
     X, y = _data(seed=7)
     one = LassoSelector(cv=5, Cs=8, random_state=0).fit(X, y)
