@@ -43,6 +43,40 @@ def _numba():
     return numba
 
 
+def glcm_layout_loop(
+    work: np.ndarray,
+    mask: np.ndarray,
+    stride: int,
+    margin: int,
+    flat: np.ndarray,
+    roi: np.ndarray,
+) -> int:
+    """Write the padded flat image of ``glcm_counts_loop``; return the ROI's size.
+
+    ``flat`` (every element written) gets ``margin`` cells of -1, then the
+    rows of ``work`` in rows of ``stride`` cells (the level inside the ROI,
+    -1 outside and in the padding), then ``margin`` cells of -1. The flat
+    indices of the ROI pixels go to the start of ``roi``, in ascending order.
+    """
+    h, w = work.shape
+    n = 0
+    for p in range(margin):
+        flat[p] = -1
+        flat[flat.size - 1 - p] = -1
+    for r in range(h):
+        start = margin + r * stride
+        for c in range(w):
+            if mask[r, c]:
+                flat[start + c] = work[r, c]
+                roi[n] = start + c
+                n += 1
+            else:
+                flat[start + c] = -1
+        for c in range(w, stride):
+            flat[start + c] = -1
+    return n
+
+
 def glcm_counts_loop(
     flat: np.ndarray,
     roi: np.ndarray,

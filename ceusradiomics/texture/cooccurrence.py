@@ -236,10 +236,11 @@ def _compiled_counts(work, mask, steps, levels, width, offset, size, dtype):
     # after, so that every partner index is in bounds.
     shifts = np.array([dr * stride + dc for dr, dc in steps], dtype=np.int64)
     margin = int(np.abs(shifts).max())
-    flat = np.full(h * stride + 2 * margin, -1, dtype=np.int32)
-    grid = flat[margin : margin + h * stride].reshape(h, stride)
-    grid[:, :w] = np.where(mask, work, -1)
-    roi = np.flatnonzero(flat >= 0)
+    flat = np.empty(h * stride + 2 * margin, dtype=np.int32)
+    roi = np.empty(h * w, dtype=np.int64)
+    roi = roi[
+        : _kernels.compiled("glcm_layout_loop")(work, mask, stride, margin, flat, roi)
+    ]
     counts = np.zeros((len(steps), size), dtype=dtype)
     seen = np.zeros(levels, dtype=bool)
     _kernels.compiled("glcm_counts_loop")(
