@@ -345,19 +345,29 @@ def run_length_features(
 def _run_length(work: np.ndarray, mask_c: np.ndarray, levels: int) -> dict[str, float]:
     """:func:`run_length_features` of a validated crop of levels (0 outside)."""
     histograms = _run_histograms(work, mask_c, levels)
+    by_length = np.array([h[0] for h in histograms])
+    by_level = np.array([h[1] for h in histograms])
+    ell = np.arange(by_length.shape[1], dtype=np.float64)
+    ell[0] = 1.0  # no run has length 0; avoids 1/0 in the unused bin
+    inverse = 1.0 / (ell * ell)
     # Every ROI pixel lies in exactly one run of a direction: N = sum l P(l).
-    n_pixels = int(histograms[0][0] @ np.arange(histograms[0][0].size))
+    # The sums of whole numbers are exact in any order (so computed for the
+    # four directions at once); only ShrtREmp's is not, and keeps one dot per
+    # direction.
+    n_pixels = int(by_length[0] @ np.arange(by_length.shape[1]))
+    n_runs = by_level.sum(axis=1)
+    squares_len = (by_length * by_length).sum(axis=1)
+    squares_lev = (by_level * by_level).sum(axis=1)
+    long_runs = by_length @ (ell * ell)
     values = []
-    for by_length, by_level in histograms:
-        n_runs = int(by_level.sum())
-        ell = np.arange(by_length.size, dtype=np.float64)
-        ell[0] = 1.0  # no run has length 0; avoids 1/0 in the unused bin
+    for k in range(len(histograms)):
+        runs = int(n_runs[k])
         values += [
-            float(by_length @ by_length) / n_runs,
-            float(by_level @ by_level) / n_runs,
-            float(by_length @ (ell * ell)) / n_runs,
-            float(by_length @ (1.0 / (ell * ell))) / n_runs,
-            n_runs / n_pixels,
+            float(squares_len[k]) / runs,
+            float(squares_lev[k]) / runs,
+            float(long_runs[k]) / runs,
+            float(by_length[k] @ inverse) / runs,
+            runs / n_pixels,
         ]
     return dict(zip(_NAMES, values, strict=True))
 
