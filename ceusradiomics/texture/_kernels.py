@@ -383,12 +383,10 @@ def ar_gram_loop(
     for r in range(1, n_rows):
         for c in range(1, n_cols - 1):
             p = r * n_cols + c
+            # One branch (bitwise, not short-circuit): inside a ROI it is
+            # almost always taken, so it is well predicted.
             if not (
-                mask[p + o0]
-                and mask[p + o1]
-                and mask[p + o2]
-                and mask[p + o3]
-                and mask[p + o4]
+                mask[p + o0] & mask[p + o1] & mask[p + o2] & mask[p + o3] & mask[p + o4]
             ):
                 continue
             n += 1
