@@ -106,9 +106,11 @@ def glcm_counts_loop(
         shift = shifts[k]
         row = counts[k]
         for i in range(roi.size):
-            b = flat[roi[i] + shift]
+            # The indices are never negative: as unsigned, numba indexes
+            # without its wraparound test (a third of this loop's time).
+            b = flat[np.uint64(roi[i] + shift)]
             if b >= 0:
-                row[base[i] + b] += 1
+                row[np.uint64(base[i] + b)] += 1
 
 
 def glcm_symmetric_histograms_loop(
@@ -302,48 +304,58 @@ def run_histograms_loop(
     anti_len = np.zeros(n_lines, dtype=np.int64)
     diag_level = np.full(n_lines, -1, dtype=np.int64)
     diag_len = np.zeros(n_lines, dtype=np.int64)
+    # One row per direction; every index below is taken as unsigned (none is
+    # ever negative), so that numba skips its wraparound test.
+    len0, len1, len2, len3 = by_length[0], by_length[1], by_length[2], by_length[3]
+    lev0, lev1, lev2, lev3 = by_level[0], by_level[1], by_level[2], by_level[3]
     for r in range(h):
+        work_r = work[r]
+        mask_r = mask[r]
         row_level = -1
         row_len = 0
         for c in range(w):
-            g = work[r, c] if mask[r, c] else -1
+            uc = np.uint64(c)
+            g = work_r[uc] if mask_r[uc] else -1
             if g == row_level:
                 row_len += 1
             else:
                 if row_level >= 0:
-                    by_length[0, row_len] += 1
-                    by_level[0, row_level] += 1
+                    len0[np.uint64(row_len)] += 1
+                    lev0[np.uint64(row_level)] += 1
                 row_level = g
                 row_len = 1
-            if g == col_level[c]:
-                col_len[c] += 1
+            current = col_level[uc]
+            if g == current:
+                col_len[uc] += 1
             else:
-                if col_level[c] >= 0:
-                    by_length[1, col_len[c]] += 1
-                    by_level[1, col_level[c]] += 1
-                col_level[c] = g
-                col_len[c] = 1
-            a = r + c
-            if g == anti_level[a]:
+                if current >= 0:
+                    len1[np.uint64(col_len[uc])] += 1
+                    lev1[np.uint64(current)] += 1
+                col_level[uc] = g
+                col_len[uc] = 1
+            a = np.uint64(r + c)
+            current = anti_level[a]
+            if g == current:
                 anti_len[a] += 1
             else:
-                if anti_level[a] >= 0:
-                    by_length[2, anti_len[a]] += 1
-                    by_level[2, anti_level[a]] += 1
+                if current >= 0:
+                    len2[np.uint64(anti_len[a])] += 1
+                    lev2[np.uint64(current)] += 1
                 anti_level[a] = g
                 anti_len[a] = 1
-            d = c - r + h - 1
-            if g == diag_level[d]:
+            d = np.uint64(c - r + h - 1)
+            current = diag_level[d]
+            if g == current:
                 diag_len[d] += 1
             else:
-                if diag_level[d] >= 0:
-                    by_length[3, diag_len[d]] += 1
-                    by_level[3, diag_level[d]] += 1
+                if current >= 0:
+                    len3[np.uint64(diag_len[d])] += 1
+                    lev3[np.uint64(current)] += 1
                 diag_level[d] = g
                 diag_len[d] = 1
         if row_level >= 0:
-            by_length[0, row_len] += 1
-            by_level[0, row_level] += 1
+            len0[row_len] += 1
+            lev0[row_level] += 1
     # The runs still open when their line ends.
     for c in range(w):
         if col_level[c] >= 0:
@@ -377,10 +389,11 @@ def ar_gram_loop(
     those pixels ``gram[a, b] += sum_p flat[p + offsets[a]] * flat[p +
     offsets[b]]`` (both triangles) and ``sums[a] += sum_p flat[p +
     offsets[a]]``; the number of them is returned. Written out in scalars so
-    that the 20 sums stay in registers. ``autoregressive`` calls it on whole
-    numbers small enough for every partial sum to be exact, so the order of
-    the sums (and the numpy code's, which sums otherwise) does not change a
-    bit.
+    that the 20 sums stay in registers; the flat indices, never negative, are
+    taken as unsigned (numba then skips its wraparound test).
+    ``autoregressive`` calls it on whole numbers small enough for every
+    partial sum to be exact, so the order of the sums (and the numpy code's,
+    which sums otherwise) does not change a bit.
     """
     o0, o1, o2, o3, o4 = offsets[0], offsets[1], offsets[2], offsets[3], offsets[4]
     g00 = g01 = g02 = g03 = g04 = 0.0
@@ -393,18 +406,21 @@ def ar_gram_loop(
     for r in range(1, n_rows):
         for c in range(1, n_cols - 1):
             p = r * n_cols + c
+            q0 = np.uint64(p + o0)
+            q1 = np.uint64(p + o1)
+            q2 = np.uint64(p + o2)
+            q3 = np.uint64(p + o3)
+            q4 = np.uint64(p + o4)
             # One branch (bitwise, not short-circuit): inside a ROI it is
             # almost always taken, so it is well predicted.
-            if not (
-                mask[p + o0] & mask[p + o1] & mask[p + o2] & mask[p + o3] & mask[p + o4]
-            ):
+            if not (mask[q0] & mask[q1] & mask[q2] & mask[q3] & mask[q4]):
                 continue
             n += 1
-            z0 = flat[p + o0]
-            z1 = flat[p + o1]
-            z2 = flat[p + o2]
-            z3 = flat[p + o3]
-            z4 = flat[p + o4]
+            z0 = flat[q0]
+            z1 = flat[q1]
+            z2 = flat[q2]
+            z3 = flat[q3]
+            z4 = flat[q4]
             g00 += z0 * z0
             g01 += z0 * z1
             g02 += z0 * z2
@@ -464,17 +480,18 @@ def squared_gradient_loop(image: np.ndarray, mask: np.ndarray, out: np.ndarray) 
     h, w = image.shape
     n = 0
     for r in range(1, h - 1):
+        # Row views and unsigned column indices (never negative): numba then
+        # skips its wraparound test.
+        above, row, below = image[r - 1], image[r], image[r + 1]
+        m_above, m_row, m_below = mask[r - 1], mask[r], mask[r + 1]
         for c in range(1, w - 1):
-            if (
-                mask[r, c]
-                and mask[r, c - 1]
-                and mask[r, c + 1]
-                and mask[r - 1, c]
-                and mask[r + 1, c]
-            ):
-                dx = image[r, c + 1] - image[r, c - 1]
-                dy = image[r + 1, c] - image[r - 1, c]
-                out[n] = dx * dx + dy * dy
+            uc = np.uint64(c)
+            left = np.uint64(c - 1)
+            right = np.uint64(c + 1)
+            if m_row[uc] & m_row[left] & m_row[right] & m_above[uc] & m_below[uc]:
+                dx = row[right] - row[left]
+                dy = below[uc] - above[uc]
+                out[np.uint64(n)] = dx * dx + dy * dy
                 n += 1
     return n
 
@@ -511,15 +528,19 @@ def haar_energy_loop(
         nok = np.empty((h, w), dtype=np.bool_)
         n = 0
         s0 = s1 = s2 = s3 = 0.0
+        one = np.uint64(1)
         for i in range(h):
-            r = tr + 2 * i
+            # Unsigned indices (never negative): no wraparound test in numba.
+            r = np.uint64(tr + 2 * i)
+            r1 = r + one
             for j in range(w):
-                c = tc + 2 * j
+                c = np.uint64(tc + 2 * j)
+                c1 = c + one
                 a = cur[r, c]
-                b = cur[r, c + 1]
-                d = cur[r + 1, c + 1]
-                cc = cur[r + 1, c]
-                v = ok[r, c] and ok[r, c + 1] and ok[r + 1, c] and ok[r + 1, c + 1]
+                b = cur[r, c1]
+                d = cur[r1, c1]
+                cc = cur[r1, c]
+                v = ok[r, c] & ok[r, c1] & ok[r1, c] & ok[r1, c1]
                 nok[i, j] = v
                 nxt[i, j] = (a + cc) + (b + d)
                 if v:
