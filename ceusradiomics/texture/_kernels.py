@@ -65,15 +65,19 @@ def glcm_layout_loop(
         flat[flat.size - 1 - p] = -1
     for r in range(h):
         start = margin + r * stride
+        work_r = work[r]
+        mask_r = mask[r]
         for c in range(w):
-            if mask[r, c]:
-                flat[start + c] = work[r, c]
-                roi[n] = start + c
+            uc = np.uint64(c)  # unsigned indices: no wraparound test
+            at = np.uint64(start + c)
+            if mask_r[uc]:
+                flat[at] = work_r[uc]
+                roi[np.uint64(n)] = start + c
                 n += 1
             else:
-                flat[start + c] = -1
+                flat[at] = -1
         for c in range(w, stride):
-            flat[start + c] = -1
+            flat[np.uint64(start + c)] = -1
     return n
 
 
@@ -99,9 +103,9 @@ def glcm_counts_loop(
     """
     base = np.empty(roi.size, dtype=np.int64)
     for i in range(roi.size):
-        a = flat[roi[i]]
+        a = flat[np.uint64(roi[i])]
         base[i] = a * width + offset
-        seen[a] = True
+        seen[np.uint64(a)] = True
     for k in range(shifts.size):
         shift = shifts[k]
         row = counts[k]
@@ -173,14 +177,15 @@ def glcm_symmetric_histograms_loop(
             to_rows = rows[i + 1 : hi]
             for t in range(hi - i - 1):
                 j = i + 1 + t
-                v = np.int64(right[t]) + c[j * width + offset + i]
+                ut = np.uint64(t)  # unsigned: no wraparound test
+                v = np.int64(right[ut]) + c[np.uint64(j * width + offset + i)]
                 sq += 2 * v * v
-                to_sum[t] += 2 * v
-                to_abs[t] += 2 * v
+                to_sum[ut] += 2 * v
+                to_abs[ut] += 2 * v
                 row_i += v
-                to_rows[t] += v
+                to_rows[ut] += v
                 if tally and v > 1:
-                    cells_k[v] += 2
+                    cells_k[np.uint64(v)] += 2
             rows[i] += row_i
         squares[k] += sq
 
