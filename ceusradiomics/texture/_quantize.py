@@ -314,8 +314,12 @@ def _quantize_crops(
         # Exact integer arithmetic: floor(v * 2**bits / 2**B) is a bit shift.
         w = image_c.astype(np.intp)
         w[~mask_c] = 0
+        # At the native depth the levels are the values (no copy); the
+        # families only read their working images.
         return {
-            bits: w >> (native - bits) if native >= bits else w << (bits - native)
+            bits: w
+            if bits == native
+            else (w >> (native - bits) if native > bits else w << (bits - native))
             for bits in depths
         }
     a, b = _range_from_values(values, image_c.dtype, normalization)
