@@ -335,6 +335,9 @@ def run_histograms_loop(
                     lev0[np.uint64(row_level)] += 1
                 row_level = g
                 row_len = 1
+            # The same step for the column, anti-diagonal and diagonal through
+            # (r, c), written out three times: a loop over the three (with
+            # its index arithmetic) measured slower.
             current = col_level[uc]
             if g == current:
                 col_len[uc] += 1
