@@ -308,17 +308,13 @@ def run_histograms_loop(
     """
     h, w = work.shape
     n_lines = h + w - 1
-    # Level (-1: no run) and length of the current run of every line.
-    col_level = np.full(w, -1, dtype=np.int64)
-    col_len = np.zeros(w, dtype=np.int64)
-    anti_level = np.full(n_lines, -1, dtype=np.int64)
-    anti_len = np.zeros(n_lines, dtype=np.int64)
-    diag_level = np.full(n_lines, -1, dtype=np.int64)
-    diag_len = np.zeros(n_lines, dtype=np.int64)
-    # One row per direction; every index below is taken as unsigned (none is
-    # ever negative), so that numba skips its wraparound test.
-    len0, len1, len2, len3 = by_length[0], by_length[1], by_length[2], by_length[3]
-    lev0, lev1, lev2, lev3 = by_level[0], by_level[1], by_level[2], by_level[3]
+    # Level (-1: no run) and length of the current run of every line: rows
+    # 0, 1, 2 for the columns, anti-diagonals and diagonals (directions 1-3).
+    line_level = np.full((3, n_lines), -1, dtype=np.int64)
+    line_len = np.zeros((3, n_lines), dtype=np.int64)
+    # Every index below is taken as unsigned (none is ever negative), so that
+    # numba skips its wraparound test.
+    one = np.uint64(1)
     for r in range(h):
         work_r = work[r]
         mask_r = mask[r]
@@ -331,57 +327,36 @@ def run_histograms_loop(
                 row_len += 1
             else:
                 if row_level >= 0:
-                    len0[np.uint64(row_len)] += 1
-                    lev0[np.uint64(row_level)] += 1
+                    by_length[0, np.uint64(row_len)] += 1
+                    by_level[0, np.uint64(row_level)] += 1
                 row_level = g
                 row_len = 1
-            # The same step for the column, anti-diagonal and diagonal through
-            # (r, c), written out three times: a loop over the three (with
-            # its index arithmetic) measured slower.
-            current = col_level[uc]
-            if g == current:
-                col_len[uc] += 1
-            else:
-                if current >= 0:
-                    len1[np.uint64(col_len[uc])] += 1
-                    lev1[np.uint64(current)] += 1
-                col_level[uc] = g
-                col_len[uc] = 1
-            a = np.uint64(r + c)
-            current = anti_level[a]
-            if g == current:
-                anti_len[a] += 1
-            else:
-                if current >= 0:
-                    len2[np.uint64(anti_len[a])] += 1
-                    lev2[np.uint64(current)] += 1
-                anti_level[a] = g
-                anti_len[a] = 1
-            d = np.uint64(c - r + h - 1)
-            current = diag_level[d]
-            if g == current:
-                diag_len[d] += 1
-            else:
-                if current >= 0:
-                    len3[np.uint64(diag_len[d])] += 1
-                    lev3[np.uint64(current)] += 1
-                diag_level[d] = g
-                diag_len[d] = 1
+            for k in range(3):
+                uk = np.uint64(k)
+                if k == 0:
+                    line = uc
+                elif k == 1:
+                    line = np.uint64(r + c)
+                else:
+                    line = np.uint64(c - r + h - 1)
+                current = line_level[uk, line]
+                if g == current:
+                    line_len[uk, line] += 1
+                else:
+                    if current >= 0:
+                        by_length[uk + one, np.uint64(line_len[uk, line])] += 1
+                        by_level[uk + one, np.uint64(current)] += 1
+                    line_level[uk, line] = g
+                    line_len[uk, line] = 1
         if row_level >= 0:
-            len0[row_len] += 1
-            lev0[row_level] += 1
+            by_length[0, row_len] += 1
+            by_level[0, row_level] += 1
     # The runs still open when their line ends.
-    for c in range(w):
-        if col_level[c] >= 0:
-            by_length[1, col_len[c]] += 1
-            by_level[1, col_level[c]] += 1
-    for a in range(n_lines):
-        if anti_level[a] >= 0:
-            by_length[2, anti_len[a]] += 1
-            by_level[2, anti_level[a]] += 1
-        if diag_level[a] >= 0:
-            by_length[3, diag_len[a]] += 1
-            by_level[3, diag_level[a]] += 1
+    for k in range(3):
+        for line in range(n_lines):
+            if line_level[k, line] >= 0:
+                by_length[k + 1, line_len[k, line]] += 1
+                by_level[k + 1, line_level[k, line]] += 1
 
 
 def ar_gram_loop(
