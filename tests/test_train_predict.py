@@ -280,7 +280,7 @@ def test_train_refuses_bad_input(files, tmp_path, capsys):
 
 
 def test_predict_on_one_reader_and_on_real_ultrasound_dicoms(
-    trained_stack, files, tmp_path
+    trained_stack, files, tmp_path, capsys
 ):
     # New lesions have one reader: the second reader's columns, used by the
     # ICC filter in training only, are not needed, and the values are the same.
@@ -333,6 +333,18 @@ def test_predict_on_one_reader_and_on_real_ultrasound_dicoms(
     assert (table["warnings"] != "").all()
     palette = table.set_index("lesion_id").loc["examples_palette", "warnings"]
     assert "uint16 image, but the model was trained on uint8" in palette
+
+    # explain names the same extrapolation (its figure explains it all the same)
+    pytest.importorskip("matplotlib")
+    from ceusradiomics.cli import main
+
+    figure = tmp_path / "palette.png"
+    args = ["explain", "--model", str(trained_stack["path"]), "--manifest", str(path)]
+    assert main([*args, "--lesion", "examples_palette", "--out", str(figure)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: lesion 'examples_palette': " in err
+    assert "uint16 image, but the model was trained on uint8" in err
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_explain_writes_a_figure_per_lesion(trained_stack, files, tmp_path):

@@ -7,7 +7,8 @@ their ROI and the deep branch's activation map, the largest contributions to
 the radiomics score (or the forest's SHAP values) and the branches' and the
 stack's probabilities. The figure's format follows ``--out``'s suffix (PNG,
 SVG, PDF); with several ``--lesion``, ``--out`` is a folder that receives
-``<lesion>.png`` each.
+``<lesion>.png`` each. As ``predict``, it names on stderr every lesion unlike
+the training data (the model card's input schema), unless ``--quiet``.
 
 Exit status: 0 done, 2 invalid model, manifest, lesion or option (a lesion
 whose images cannot be read included), 3 a file could not be written, 130
@@ -62,8 +63,9 @@ def run_explain(
     matplotlib.use("Agg")  # files only: no window, no display needed
     import matplotlib.pyplot as plt
 
+    from ceusradiomics.card import InputSchema
     from ceusradiomics.explain import LesionExplanationDisplay
-    from ceusradiomics.persist import load_model
+    from ceusradiomics.persist import load_card, load_model
 
     displays = []
     try:
@@ -94,6 +96,15 @@ def run_explain(
         for display in displays:
             plt.close(display.figure_)
         return EXIT_INVALID
+    # As predict: say which lesions lie outside what the model was trained on
+    # (an explanation of an out-of-range input explains an extrapolation).
+    card = load_card(model_path)
+    if not quiet and card is not None and card.input_schema:
+        messages = InputSchema(**card.input_schema).check(model, X.loc[lesions])
+        for lesion in lesions:
+            if messages.get(lesion):
+                text = "; ".join(messages[lesion])
+                print(f"warning: lesion {lesion!r}: {text}", file=sys.stderr)
     status = 0
     for display, target in zip(displays, targets, strict=True):
         try:
