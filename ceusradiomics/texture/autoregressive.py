@@ -135,6 +135,20 @@ def autoregressive_features(image: np.ndarray, mask: np.ndarray) -> dict[str, fl
     return _autoregressive(image_c, mask_c)
 
 
+def _usable(mask_c: np.ndarray) -> np.ndarray:
+    """The pixels that give an equation: their 4 causal neighbours are in the ROI.
+
+    On the crop they lie in rows 1.. and columns 1..-2 (the crop border has a
+    neighbour outside the ROI anyway).
+    """
+    m = mask_c
+    usable = np.zeros_like(m)
+    usable[1:, 1:-1] = (
+        m[1:, 1:-1] & m[1:, :-2] & m[:-1, :-2] & m[:-1, 1:-1] & m[:-1, 2:]
+    )
+    return usable
+
+
 def _centred(image_c: np.ndarray, mask_c: np.ndarray, shift: float) -> np.ndarray:
     """The crop minus ``shift`` in float64 (pixels outside the ROI: 0)."""
     if image_c.dtype.kind == "f":
@@ -195,13 +209,7 @@ def _autoregressive(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]
         )
         whole = n * reach * reach <= 2.0**53
     else:
-        # Equations come from the pixels whose 4 causal neighbours are in the
-        # ROI; on the crop they lie in rows 1.. and columns 1..-2 (the crop
-        # border has a neighbour outside the ROI anyway).
-        usable = np.zeros_like(m)
-        usable[1:, 1:-1] = (
-            m[1:, 1:-1] & m[1:, :-2] & m[:-1, :-2] & m[:-1, 1:-1] & m[:-1, 2:]
-        )
+        usable = _usable(m)
         n = int(np.count_nonzero(usable))
         whole = integral and n * reach * reach <= 2.0**53
     if n < _MIN_EQUATIONS:
@@ -221,10 +229,7 @@ def _autoregressive(image_c: np.ndarray, mask_c: np.ndarray) -> dict[str, float]
             gram[:] = 0.0
             sums[:] = 0.0
         if usable is None:
-            usable = np.zeros_like(m)
-            usable[1:, 1:-1] = (
-                m[1:, 1:-1] & m[1:, :-2] & m[:-1, :-2] & m[:-1, 1:-1] & m[:-1, 2:]
-            )
+            usable = _usable(m)
         # Gram matrix of the design [pixel, Teta1..Teta4 neighbours] over the
         # usable pixels p, G[i, j] = sum_p c[p + o_i] c[p + o_j], with flat
         # offsets o_i in the (contiguous) crop, and the column sums s_i =
