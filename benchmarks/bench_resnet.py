@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch sees no CUDA device here")
     X = make_records(args.n_images, args.source_size)
     tensors = torch.from_numpy(
         np.stack(
