@@ -344,9 +344,7 @@ def run_length_features(
 
 def _run_length(work: np.ndarray, mask_c: np.ndarray, levels: int) -> dict[str, float]:
     """:func:`run_length_features` of a validated crop of levels (0 outside)."""
-    histograms = _run_histograms(work, mask_c, levels)
-    by_length = np.array([h[0] for h in histograms])
-    by_level = np.array([h[1] for h in histograms])
+    by_length, by_level = _run_histograms(work, mask_c, levels)
     ell = np.arange(by_length.shape[1], dtype=np.float64)
     ell[0] = 1.0  # no run has length 0; avoids 1/0 in the unused bin
     inverse = 1.0 / (ell * ell)
@@ -360,7 +358,7 @@ def _run_length(work: np.ndarray, mask_c: np.ndarray, levels: int) -> dict[str, 
     squares_lev = (by_level * by_level).sum(axis=1)
     long_runs = by_length @ (ell * ell)
     values = []
-    for k in range(len(histograms)):
+    for k in range(len(by_length)):
         runs = int(n_runs[k])
         values += [
             float(squares_len[k]) / runs,
@@ -372,14 +370,15 @@ def _run_length(work: np.ndarray, mask_c: np.ndarray, levels: int) -> dict[str, 
     return dict(zip(_NAMES, values, strict=True))
 
 
-def _run_histograms(work, mask_c, levels) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per direction: the number of runs by length (index = length) and by level.
+def _run_histograms(work, mask_c, levels) -> tuple[np.ndarray, np.ndarray]:
+    """The number of runs by length (index = length) and by level, per direction.
 
-    With numba installed the counts come from one compiled pass per direction
-    (:mod:`~ceusradiomics.texture._kernels`); otherwise from the vectorised
-    run detection below. Both give the same integers in arrays of the same
-    size (``by_length`` up to the longest line), so the features are the same
-    bit for bit.
+    Returns ``by_length`` of shape ``(4, longest line + 1)`` and ``by_level``
+    of shape ``(4, levels)``, a row per direction of
+    :data:`RUN_LENGTH_DIRECTIONS`. With numba installed the counts come from
+    one compiled sweep (:mod:`~ceusradiomics.texture._kernels`); otherwise
+    from the vectorised run detection below. Both give the same integers in
+    arrays of the same shapes, so the features are the same bit for bit.
     """
     kernel = _kernels.compiled("run_histograms_loop")
     if kernel is not None:
@@ -388,13 +387,13 @@ def _run_histograms(work, mask_c, levels) -> list[tuple[np.ndarray, np.ndarray]]
         by_length = np.zeros((n, max(work.shape) + 1), dtype=np.int64)
         by_level = np.zeros((n, levels), dtype=np.int64)
         kernel(work, mask_c, by_length, by_level)
-        return list(zip(by_length, by_level, strict=True))
+        return by_length, by_level
     return _run_histograms_numpy(work, mask_c, levels)
 
 
 def _run_histograms_numpy(
     work: np.ndarray, mask_c: np.ndarray, levels: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_run_histograms` with numpy only."""
     grid = _grid(work, mask_c, levels)
     # All four directions end to end, so that one pass finds every run.
@@ -410,14 +409,15 @@ def _run_histograms_numpy(
     # Index = length, up to the longest line: the size of the compiled path's
     # histograms, so that both paths give the features the same arrays.
     size = max(work.shape) + 1
-    histograms = []
-    for k in range(len(RUN_LENGTH_DIRECTIONS)):
+    n = len(RUN_LENGTH_DIRECTIONS)
+    by_length = np.empty((n, size), dtype=np.int64)
+    by_level = np.empty((n, levels), dtype=np.int64)
+    for k in range(n):
         lo, hi = cut[k], cut[k + 1]
-        by_length = np.bincount(lengths[lo:hi], minlength=size)
-        by_length -= np.bincount(
-            lengths[outside[cut_out[k] : cut_out[k + 1]]], minlength=by_length.size
+        counts = np.bincount(lengths[lo:hi], minlength=size)
+        counts -= np.bincount(
+            lengths[outside[cut_out[k] : cut_out[k + 1]]], minlength=counts.size
         )
-        by_length = by_length[:size]
-        by_level = np.bincount(run_levels[lo:hi], minlength=levels + 1)[:levels]
-        histograms.append((by_length, by_level))
-    return histograms
+        by_length[k] = counts[:size]
+        by_level[k] = np.bincount(run_levels[lo:hi], minlength=levels + 1)[:levels]
+    return by_length, by_level
