@@ -722,9 +722,11 @@ def _per_feature_r(reference, other):
     ("precision", "share", "worst", "relative"),
     [
         # Measured on this cohort (random weights, 64 px): float16 keeps 99.9%
-        # of the features at r >= 0.999 (worst 0.997); bfloat16's 7-bit
-        # mantissa about half of them (median r 0.999): see docs/deep.md.
-        ("float16", 0.995, 0.99, 2e-3),
+        # of the features at r >= 0.999; bfloat16's 7-bit mantissa about half
+        # of them (median r 0.999): see docs/deep.md. float16's worst feature
+        # of 5,897 depends on the CPU's kernels: r 0.997 on an AVX-512 Intel,
+        # 0.978 on an AVX2 AMD EPYC (the share and median hold on both).
+        ("float16", 0.995, 0.95, 2e-3),
         ("bfloat16", 0.40, 0.0, 2e-2),
     ],
 )
