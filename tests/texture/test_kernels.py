@@ -3,8 +3,9 @@
 With numba installed (the ``fast`` extra) every other texture test runs the
 compiled loops; these tests pin them to the vectorised numpy implementations
 they replace, on random ROIs with holes and on the degenerate cases: the same
-integer counts and sums, and then the same features to the last bit (not just
-close: ``tests/test_feature_tables.py`` pins one table hash for both paths).
+integer counts and sums, and then the same features to the last bit on one
+machine (``tests/test_feature_tables.py`` pins the table of either path to
+1e-9: its last bits depend on the CPU's SIMD kernels).
 They also check the switch that turns the loops off and
 :func:`~ceusradiomics.texture._kernels.texture_backend`, which reports it.
 """
