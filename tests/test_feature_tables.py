@@ -35,7 +35,10 @@ RESNET_INPUT_SHA256 = "65d476364e23511218952e49b37848cb0198592839a1fdf8b0f0b1f6e
 
 
 def _close_sums(values, reference, abs_reference, what):
-    """``|values - reference| <= 1e-9 * sum |x|``, element by element."""
+    """``|values - reference| <= 1e-9 * sum |x|``, element by element.
+
+    (``np.testing.assert_allclose`` takes only a scalar ``atol``.)
+    """
     bad = np.flatnonzero(np.abs(values - reference) > 1e-9 * abs_reference)
     if bad.size:
         i = bad[0]
